@@ -1,0 +1,118 @@
+"""Named budgets. One place defines what each profile trains and how it differs from the papers.
+
+- `paper`: the papers' recipe (He et al. 2015, sec. 4.2), for a GPU.
+- `cpu`:   the paper's recipe with its schedule compressed so every claim shows on a 2-core CPU;
+           the default of `make report`.
+- `smoke`: seconds per notebook, for tests: a tiny subset and a handful of iterations.
+
+A profile holds a training `Recipe` and, per notebook, the defaults of its parameters (which
+depths, which seeds). `deviations(profile)` lists every field where a profile departs from the
+paper; notebooks print it, so no change of budget is hidden.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """How one model is trained. Iteration counts are optimizer steps at `batch_size`."""
+
+    iterations: int = 64_000            # paper: stop at 64k iterations
+    batch_size: int = 128
+    lr: float = 0.1
+    lr_milestones: tuple[int, ...] = (32_000, 48_000)  # lr /10 at each (paper: 32k and 48k)
+    lr_decay: float = 0.1
+    momentum: float = 0.9
+    weight_decay: float = 1e-4
+    # 2015 paper: ResNet-110 starts at lr 0.01 "until the training error is below 80% (about 400
+    # iterations)"; we warm up for a fixed 400 iterations, for nets of depth >= warmup_min_depth.
+    warmup_iterations: int = 400
+    warmup_lr: float = 0.01
+    warmup_min_depth: int = 110
+    val_split: bool = False             # hold out 5k of the 50k training images as 'val'
+    train_subset: int | None = None     # train on the first N training images only (smoke)
+    test_subset: int | None = None      # evaluate on the first N test images only (smoke)
+    log_every: int = 200                # iterations between rows of running training loss/error
+    eval_every: int = 1_000             # iterations between evaluations of every split
+    train_eval_images: int = 10_000     # fixed training images evaluated without augmentation
+    precision: str = "fp32"             # "fp32" or "bf16" (autocast); see BENCHMARKS.md
+
+    def __post_init__(self):
+        if min(self.iterations, self.batch_size, self.log_every, self.eval_every) <= 0:
+            raise ValueError(f"iterations, batch_size, log_every and eval_every must be positive: {self}")
+        if self.precision not in ("fp32", "bf16"):
+            raise ValueError(f"precision must be 'fp32' or 'bf16', got {self.precision!r}")
+
+    def compressed(self, iterations: int, **changes) -> "Recipe":
+        """This recipe with its schedule (milestones, warm-up) scaled to `iterations`, keeping
+        the paper's proportions (lr drops at 50% and 75%); `changes` override any field."""
+        f = iterations / self.iterations
+        scaled = dict(iterations=iterations,
+                      lr_milestones=tuple(round(m * f) for m in self.lr_milestones),
+                      warmup_iterations=max(1, round(self.warmup_iterations * f)))
+        return dataclasses.replace(self, **{**scaled, **changes})
+
+
+PAPER_RECIPE = Recipe()
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    summary: str
+    recipe: Recipe
+    # Per notebook ("01", "02", ...): defaults for its parameters left as None.
+    notebooks: dict[str, dict] = field(default_factory=dict)
+    # Deviations that are not recipe fields (e.g. fewer depths or seeds), said in words.
+    notes: tuple[str, ...] = ()
+
+
+PROFILES = {
+    "paper": Profile(
+        "paper", "the papers' full recipe (He et al. 2015, sec. 4.2): for a GPU",
+        PAPER_RECIPE,
+        notebooks={"01": dict(depths=[20, 32, 44, 56, 110], seeds=[0, 1, 2])},
+    ),
+    "cpu": Profile(
+        "cpu", "the paper's recipe with its schedule compressed 80x, for a 2-core CPU",
+        PAPER_RECIPE.compressed(800, log_every=20, eval_every=100, train_eval_images=2_000),
+        notebooks={"01": dict(depths=[20, 32, 44, 56], seeds=[0])},
+        notes=("depths 20-56 only (no 110): plain-110 and ResNet-110 cost 2x ResNet-56 each",
+               "one seed per model: seed noise is estimated from the scatter about the depth trend",),
+    ),
+    "smoke": Profile(
+        "smoke", "a few iterations on a tiny subset: checks that the code runs, shows nothing",
+        PAPER_RECIPE.compressed(8, batch_size=32, train_subset=512, test_subset=200,
+                                train_eval_images=200, log_every=2, eval_every=4),
+        notebooks={"01": dict(depths=[8, 14], seeds=[0])},
+        notes=("depths 8 and 14: not depths the paper trains",),
+    ),
+}
+
+
+def get_profile(name: str) -> Profile:
+    if name not in PROFILES:
+        raise ValueError(f"unknown profile {name!r}; choose one of {', '.join(PROFILES)}")
+    return PROFILES[name]
+
+
+def deviations(profile: Profile | str) -> list[str]:
+    """Every way `profile` differs from the paper's recipe, one line each."""
+    p = get_profile(profile) if isinstance(profile, str) else profile
+    lines = []
+    for f in dataclasses.fields(Recipe):
+        ours, paper = getattr(p.recipe, f.name), getattr(PAPER_RECIPE, f.name)
+        if ours != paper:
+            lines.append(f"{f.name}: {ours!r} (paper: {paper!r})")
+    return lines + list(p.notes)
+
+
+def describe(profile: Profile | str) -> str:
+    """A short block of text for the top of a notebook or report."""
+    p = get_profile(profile) if isinstance(profile, str) else profile
+    devs = deviations(p)
+    body = "\n".join(f"  - {d}" for d in devs) if devs else "  (none: the paper's recipe)"
+    return f"Profile '{p.name}': {p.summary}.\nChanges from the paper:\n{body}"

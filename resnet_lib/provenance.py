@@ -1,0 +1,62 @@
+"""What produced a result: code version, library versions, device and data hashes."""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import platform
+import subprocess
+from pathlib import Path
+
+import torch
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+def _git(*args: str) -> str | None:
+    try:
+        out = subprocess.run(["git", *args], cwd=PACKAGE_DIR, capture_output=True, text=True,
+                             timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() if out.returncode == 0 else None
+
+
+def code_sha256() -> str:
+    """Hash of every source file of resnet_lib: pins the code even in an uncommitted tree."""
+    h = hashlib.sha256()
+    for f in sorted(PACKAGE_DIR.rglob("*.py")):
+        h.update(str(f.relative_to(PACKAGE_DIR)).encode())
+        h.update(f.read_bytes())
+    return h.hexdigest()
+
+
+def device_name(device: torch.device) -> str:
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{cpu} ({torch.get_num_threads()} threads, {torch.backends.cpu.get_cpu_capability()})"
+
+
+def environment(device: torch.device, data_sha256: dict[str, str], data_root: Path) -> dict:
+    status = _git("status", "--porcelain", "--", str(PACKAGE_DIR))
+    return {
+        "git_commit": _git("rev-parse", "HEAD"),
+        "git_dirty": bool(status) if status is not None else None,
+        "code_sha256": code_sha256(),
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "device": str(device),
+        "device_name": device_name(device),
+        "data_root": str(data_root),
+        "data_sha256": data_sha256,
+        "recorded_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+    }

@@ -1,0 +1,191 @@
+"""The run store: one folder per trained config, found again by the config's hash.
+
+    results/<profile>/runs/<run_id>/
+        config.json       the RunConfig, whole
+        metrics.csv       tidy rows: iteration, epoch, split, loss, error, lr
+        summary.json      final errors, wall time, images/s, parameter count
+        environment.json  git commit, code hash, torch version, device, data sha256
+        model.pt          final weights (state_dict), for the notebooks that analyse them
+
+A run folder appears only when complete: it is written into a hidden staging folder and renamed
+into place. Checkpoints of unfinished runs live in the cache (`.cache/checkpoints/` by default,
+git-ignored), so a killed notebook picks up where it stopped. `RunStore.get` returns the stored
+run when there is one and trains it otherwise; `retrain=True` (or RESNET_LIB_RETRAIN=1) forces
+training from scratch.
+"""
+
+from __future__ import annotations
+
+import csv
+import functools
+import io
+import json
+import os
+import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from . import atomic
+from .config import RunConfig
+from .data import REPO_ROOT, Cifar10, load_cifar10
+from .models import create_model
+from .provenance import environment
+from .train import Trainer, default_device
+
+RESULTS_DIR = Path(os.environ.get("RESNET_LIB_RESULTS", REPO_ROOT / "results"))
+CACHE_DIR = Path(os.environ.get("RESNET_LIB_CACHE", REPO_ROOT / ".cache"))
+METRIC_FIELDS = ("iteration", "epoch", "split", "loss", "error", "lr")
+
+
+def retrain_requested() -> bool:
+    return os.environ.get("RESNET_LIB_RETRAIN", "") not in ("", "0", "false", "no")
+
+
+@dataclass
+class Run:
+    """A finished run, as stored."""
+
+    config: RunConfig
+    dir: Path
+    summary: dict
+    environment: dict
+
+    @functools.cached_property
+    def metrics(self):
+        import pandas as pd
+
+        return pd.read_csv(self.dir / "metrics.csv")
+
+    def final_error(self, split: str) -> float:
+        return self.summary["final_error"][split]
+
+    def load_model(self, device: str | torch.device = "cpu") -> torch.nn.Module:
+        model = create_model(self.config.model, **self.config.model_options)
+        state = torch.load(self.dir / "model.pt", map_location=device, weights_only=True)
+        model.load_state_dict(state)
+        return model.to(device).eval()
+
+
+def _metrics_csv(rows: list[dict]) -> str:
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=METRIC_FIELDS, lineterminator="\n")
+    w.writeheader()
+    for row in rows:
+        w.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in row.items()})
+    return buf.getvalue()
+
+
+class RunStore:
+    def __init__(self, root: str | Path, cache: str | Path = CACHE_DIR):
+        self.root, self.cache = Path(root), Path(cache)
+
+    @classmethod
+    def for_profile(cls, profile: str) -> "RunStore":
+        return cls(RESULTS_DIR / profile / "runs")
+
+    def path(self, config: RunConfig) -> Path:
+        return self.root / config.run_id
+
+    def checkpoint_path(self, config: RunConfig) -> Path:
+        return self.cache / "checkpoints" / f"{config.run_id}.pt"
+
+    def load(self, config: RunConfig) -> Run | None:
+        d = self.path(config)
+        try:
+            stored = json.loads((d / "config.json").read_text())
+            summary = json.loads((d / "summary.json").read_text())
+            env = json.loads((d / "environment.json").read_text())
+        except FileNotFoundError:
+            return None
+        if RunConfig.from_dict(stored).hash != config.hash:
+            raise RuntimeError(f"{d} holds a different config than its name says; delete it")
+        return Run(config, d, summary, env)
+
+    def train(self, config: RunConfig, data: Cifar10, device: torch.device | None = None,
+              progress: bool = True, retrain: bool = False) -> Run:
+        """Train (resuming from a checkpoint if one exists) and publish the run."""
+        device = device or default_device()
+        ckpt = self.checkpoint_path(config)
+        if retrain:
+            ckpt.unlink(missing_ok=True)
+        env = environment(device, data.file_sha256, data.root)  # the code as it starts training
+        start = time.time()
+        result = Trainer(config, data, device=device, checkpoint_path=ckpt,
+                         progress=progress).run()
+        summary = {**result.summary, "wall_seconds_last_session": round(time.time() - start, 1)}
+
+        final = self.path(config)
+        staging = atomic.staging_dir(final)
+        atomic.write_json(staging / "config.json", config.to_dict())
+        atomic.write_text(staging / "metrics.csv", _metrics_csv(result.metrics))
+        atomic.write_json(staging / "summary.json", summary)
+        atomic.write_json(staging / "environment.json", env)
+        atomic.torch_save(staging / "model.pt", {k: v.cpu() for k, v in result.model.state_dict().items()})
+        atomic.publish_dir(staging, final)
+        ckpt.unlink(missing_ok=True)
+        return Run(config, final, summary, env)
+
+    def get(self, config: RunConfig, data: Cifar10 | None = None, retrain: bool | None = None,
+            **train_kw) -> Run:
+        """The stored run for `config`, training it first if it is not stored (or if retrain)."""
+        return self.get_many([config], data, retrain=retrain, workers=1, **train_kw)[0]
+
+    def get_many(self, configs: list[RunConfig], data: Cifar10 | None = None,
+                 retrain: bool | None = None, workers: int | None = None,
+                 device: torch.device | None = None, progress: bool = True) -> list[Run]:
+        """Runs for all configs, training the missing ones.
+
+        On a CPU, independent runs train in `workers` processes at once (default: one per core,
+        each single-threaded); `make bench` compares that with one multi-threaded process.
+        """
+        retrain = retrain_requested() if retrain is None else retrain
+        device = device or default_device()
+        runs = {c.hash: (None if retrain else self.load(c)) for c in configs}
+        todo = [c for c in configs if runs[c.hash] is None]
+        if todo:
+            data = data or load_cifar10()
+            if workers is None:
+                workers = (os.cpu_count() or 1) if device.type == "cpu" else 1
+            workers = max(1, min(workers, len(todo)))
+            print(f"training {len(todo)} of {len(configs)} runs "
+                  f"({workers} at a time on {device}); {len(configs) - len(todo)} reused", flush=True)
+            t0 = time.time()
+            for i, run in enumerate(self._train_all(todo, data, device, retrain, workers, progress)):
+                runs[run.config.hash] = run
+                print(f"  [{i + 1}/{len(todo)}] {run.config.run_id}: "
+                      f"{_final_errors(run.summary)} ({(time.time() - t0) / 60:.1f} min so far)",
+                      flush=True)
+        return [runs[c.hash] for c in configs]
+
+    def _train_all(self, todo, data, device, retrain, workers, progress):
+        if workers == 1:
+            for c in todo:
+                yield self.train(c, data, device, progress=progress, retrain=retrain)
+            return
+        threads = max(1, (os.cpu_count() or workers) // workers)
+        todo = sorted(todo, key=lambda c: -c.depth)  # longest first packs the workers best
+        import multiprocessing
+
+        ctx = multiprocessing.get_context("spawn")  # fork would copy the parent's torch threads
+        with ProcessPoolExecutor(workers, mp_context=ctx) as pool:
+            futures = [pool.submit(_train_in_worker, str(self.root), str(self.cache), c.to_dict(),
+                                   str(data.root), str(device), threads, retrain, progress)
+                       for c in todo]
+            for f in as_completed(futures):
+                yield self.load(RunConfig.from_dict(f.result()))
+
+
+def _train_in_worker(root, cache, config_dict, data_root, device, threads, retrain, progress):
+    torch.set_num_threads(threads)
+    config = RunConfig.from_dict(config_dict)
+    RunStore(root, cache).train(config, load_cifar10(data_root, download_if_missing=False),
+                                torch.device(device), progress=progress, retrain=retrain)
+    return config_dict
+
+
+def _final_errors(summary: dict) -> str:
+    return ", ".join(f"{k} {v:.2f}%" for k, v in summary["final_error"].items()
+                     if k != "train_running")

@@ -1,0 +1,302 @@
+"""The training loop: the paper's SGD recipe, scheduled per iteration, resumable exactly.
+
+State that decides the outcome lives in four places, and a checkpoint holds all four: the model
+(weights and BN statistics), the optimizer (momentum buffers), the iteration counter, and the
+global RNG state. Batch order and augmentation are drawn from generators seeded by (seed,
+iteration) (`data.BatchSchedule`), so they need no saved state. A run stopped at any point,
+by an exception, Ctrl-C, SIGTERM or SIGKILL after a periodic checkpoint, and started again with
+the same config, ends with the same weights as one that never stopped (tests/test_resume.py).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import signal
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from . import atomic
+from .config import RunConfig
+from .data import BatchSchedule, Cifar10, Split, augment, normalize, pixel_mean
+from .models import count_parameters, create_model
+
+EVAL_BATCH = 1_000
+
+
+@dataclass
+class TrainResult:
+    model: torch.nn.Module
+    metrics: list[dict]   # tidy rows: iteration, epoch, split, loss, error, lr
+    summary: dict
+
+
+class StopTraining(Exception):
+    """Raised inside the loop to stop early (tests simulate a crash with it)."""
+
+
+def default_device() -> torch.device:
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def evaluation_splits(config: RunConfig, data: Cifar10) -> tuple[Split, dict[str, Split]]:
+    """The training split and every split the run reports error on."""
+    r = config.recipe
+    splits = data.splits(r.val_split)
+    train = splits.pop("train")
+    if r.train_subset:
+        train = train.subset(r.train_subset)
+    if r.test_subset:
+        splits["test"] = splits["test"].subset(r.test_subset)
+    # "train" in the metrics = a fixed subset of the training images, no augmentation, eval mode.
+    return train, {"train": train.subset(r.train_eval_images), **splits}
+
+
+@torch.no_grad()
+def evaluate(model, split: Split, mean, dtype=torch.float32) -> tuple[float, float]:
+    """(mean cross-entropy, error in %) of `model` in eval mode on a split."""
+    was_training = model.training
+    model.eval()
+    loss_sum, wrong = 0.0, 0
+    for i in range(0, len(split), EVAL_BATCH):
+        x = normalize(split.images[i:i + EVAL_BATCH], mean)
+        y = split.labels[i:i + EVAL_BATCH]
+        with _autocast(x.device, dtype):
+            logits = model(x)
+        loss_sum += F.cross_entropy(logits.float(), y, reduction="sum").item()
+        wrong += (logits.argmax(1) != y).sum().item()
+    model.train(was_training)
+    return loss_sum / len(split), 100.0 * wrong / len(split)
+
+
+def _autocast(device: torch.device, dtype):
+    return torch.autocast(device.type, dtype=dtype, enabled=dtype != torch.float32)
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt():
+    """Turn SIGTERM into KeyboardInterrupt so a killed run still saves its checkpoint."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum, frame):
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    old = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, old)
+
+
+class Trainer:
+    """Trains one `RunConfig` on one device, checkpointing to `checkpoint_path`."""
+
+    def __init__(self, config: RunConfig, data: Cifar10, device: torch.device | None = None,
+                 checkpoint_path: Path | None = None, checkpoint_every_s: float = 120.0,
+                 progress: bool = True):
+        self.config, self.recipe = config, config.recipe
+        self.device = device or default_device()
+        self.checkpoint_path = checkpoint_path
+        self.checkpoint_every_s = checkpoint_every_s
+        self.progress = progress
+        self.dtype = torch.bfloat16 if self.recipe.precision == "bf16" else torch.float32
+        self.warmup = config.warmup_iterations
+
+        train, self.eval_splits = evaluation_splits(config, data)
+        self.train_split = train.to(self.device)
+        self.eval_splits = {k: v.to(self.device) for k, v in self.eval_splits.items()}
+        self.mean = pixel_mean(self.train_split.images)
+        self.schedule = BatchSchedule(len(self.train_split), self.recipe.batch_size, config.seed,
+                                      self.device)
+
+        torch.manual_seed(config.seed)  # weight init
+        self.model = create_model(config.model, **config.model_options)
+        self.model = self.model.to(self.device, memory_format=torch.channels_last)
+        self.optimizer = torch.optim.SGD(self.model.parameters(), lr=self.recipe.lr,
+                                         momentum=self.recipe.momentum,
+                                         weight_decay=self.recipe.weight_decay)
+        self.iteration = 0
+        self.metrics: list[dict] = []
+        self.train_seconds = 0.0        # time in training steps, summed over resumes
+        self._reset_running()
+
+    def _reset_running(self) -> None:
+        # Loss sum, wrong count, images seen since the last log row. Kept on the device so a
+        # GPU step needs no host sync; read (and checked for NaN) once per log row.
+        self.running = [torch.zeros((), device=self.device), torch.zeros((), device=self.device,
+                        dtype=torch.long), 0]
+
+    # ---------------------------------------------------------------- checkpoints
+
+    def state_dict(self) -> dict:
+        return {
+            "config_hash": self.config.hash,
+            "iteration": self.iteration,
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "metrics": self.metrics,
+            "train_seconds": self.train_seconds,
+            "running": self.running,
+            "torch_rng": torch.get_rng_state(),
+            "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        if state["config_hash"] != self.config.hash:
+            raise ValueError("checkpoint belongs to a different config")
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.iteration = state["iteration"]
+        self.metrics = state["metrics"]
+        self.train_seconds = state["train_seconds"]
+        self.running = state["running"]
+        torch.set_rng_state(state["torch_rng"])
+        if state["cuda_rng"] is not None and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(state["cuda_rng"])
+
+    def save_checkpoint(self) -> None:
+        if self.checkpoint_path is not None:
+            atomic.torch_save(self.checkpoint_path, self.state_dict())
+
+    def try_resume(self) -> bool:
+        if self.checkpoint_path is None or not self.checkpoint_path.exists():
+            return False
+        state = torch.load(self.checkpoint_path, map_location=self.device, weights_only=False)
+        self.load_state_dict(state)
+        return True
+
+    # ---------------------------------------------------------------- the loop
+
+    def _log_row(self, split: str, loss: float, error: float) -> None:
+        self.metrics.append({"iteration": self.iteration,
+                             "epoch": round(self.schedule.epoch(self.iteration), 4),
+                             "split": split, "loss": loss, "error": error,
+                             "lr": self.config.lr_at(max(self.iteration - 1, 0))})
+
+    def _evaluate_all(self) -> None:
+        for name, split in self.eval_splits.items():
+            self._log_row(name, *evaluate(self.model, split, self.mean, self.dtype))
+
+    def _step(self) -> None:
+        it = self.iteration
+        lr = self.config.lr_at(it)
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        idx = self.schedule.indices(it)
+        images = augment(self.train_split.images[idx], self.schedule.augmentation_generator(it))
+        x = normalize(images, self.mean)
+        y = self.train_split.labels[idx]
+        with _autocast(self.device, self.dtype):
+            logits = self.model(x)
+        loss = F.cross_entropy(logits.float(), y)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimizer.step()
+        self.running[0] += loss.detach() * len(y)
+        self.running[1] += (logits.detach().argmax(1) != y).sum()
+        self.running[2] += len(y)
+        self.iteration += 1
+
+    def _log_running(self) -> None:
+        loss_sum, wrong, seen = self.running
+        loss = loss_sum.item() / seen
+        if not math.isfinite(loss):
+            raise FloatingPointError(f"{self.config.run_id}: training loss became {loss} before "
+                                     f"iteration {self.iteration}")
+        self._log_row("train_running", loss, 100.0 * wrong.item() / seen)
+        self._reset_running()
+
+    def run(self, stop_at: int | None = None) -> TrainResult:
+        """Train to the end (or to iteration `stop_at`, raising StopTraining there)."""
+        r = self.recipe
+        resumed = self.try_resume()
+        self.model.train()
+        bar = self._progress_bar(resumed)
+        last_ckpt = time.monotonic()
+        # train_seconds counts training steps only: the clock pauses (after a device sync) for
+        # evaluation and checkpoints, so images/s is the speed of training itself.
+        segment = time.perf_counter()
+        try:
+            with _sigterm_as_interrupt():
+                while self.iteration < r.iterations:
+                    if stop_at is not None and self.iteration >= stop_at:
+                        raise StopTraining(f"stopped at iteration {self.iteration}")
+                    self._step()
+                    done = self.iteration == r.iterations
+                    if self.iteration % r.log_every == 0 or done:
+                        self._log_running()
+                    evaluate_now = self.iteration % r.eval_every == 0 or done
+                    checkpoint_now = time.monotonic() - last_ckpt > self.checkpoint_every_s
+                    if evaluate_now or checkpoint_now:
+                        segment = self._pause_clock(segment)
+                        if evaluate_now:
+                            self._evaluate_all()
+                        if checkpoint_now:
+                            self.save_checkpoint()
+                            last_ckpt = time.monotonic()
+                        segment = time.perf_counter()
+                    if bar is not None:
+                        bar.update(1)
+                        bar.set_postfix_str(self._postfix(), refresh=False)
+        except BaseException:
+            self._pause_clock(segment)
+            self.save_checkpoint()  # Ctrl-C, SIGTERM, StopTraining, a crash: keep what was done
+            raise
+        finally:
+            if bar is not None:
+                bar.close()
+        self.save_checkpoint()
+        return TrainResult(self.model, self.metrics, self.summary())
+
+    def _pause_clock(self, segment_start: float) -> float:
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+        now = time.perf_counter()
+        self.train_seconds += now - segment_start
+        return now
+
+    def _progress_bar(self, resumed: bool):
+        if not self.progress:
+            return None
+        from tqdm import tqdm
+
+        desc = f"{self.config.run_id}{' (resumed)' if resumed else ''}"
+        return tqdm(total=self.recipe.iterations, initial=self.iteration, desc=desc,
+                    unit="it", mininterval=15, dynamic_ncols=False, ncols=110)
+
+    def _postfix(self) -> str:
+        last = {row["split"]: row["error"] for row in self.metrics}
+        return " ".join(f"{k}={v:.1f}%" for k, v in last.items())
+
+    def summary(self) -> dict:
+        final = {}
+        for row in self.metrics:  # the last row of each split
+            final[row["split"]] = row
+        images = self.iteration * self.recipe.batch_size
+        return {
+            "run_id": self.config.run_id,
+            "model": self.config.model,
+            "depth": self.config.depth,
+            "seed": self.config.seed,
+            "parameters": count_parameters(self.model),
+            "iterations": self.iteration,
+            "epochs": round(self.schedule.epoch(self.iteration), 3),
+            "final_error": {k: v["error"] for k, v in final.items()},
+            "final_loss": {k: v["loss"] for k, v in final.items()},
+            "eval_images": {k: len(v) for k, v in self.eval_splits.items()},
+            "train_images": len(self.train_split),
+            "train_seconds": round(self.train_seconds, 2),
+            "images_per_second": round(images / self.train_seconds, 1) if self.train_seconds else None,
+            "warmup_iterations": self.warmup,
+        }
+
+
+def train(config: RunConfig, data: Cifar10, **kw) -> TrainResult:
+    return Trainer(config, data, **kw).run()
