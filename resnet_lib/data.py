@@ -83,6 +83,16 @@ class Cifar10:
     label_names: list[str]
     file_sha256: dict[str, str] = field(default_factory=dict)
 
+    @property
+    def is_full_size(self) -> bool:
+        """50,000 training and 10,000 test images, as the official release."""
+        return len(self.train) == NUM_TRAIN and len(self.test) == 10_000
+
+    def describe(self) -> str:
+        note = "" if self.is_full_size else " (not the official 50,000 / 10,000: errors on " \
+            "fewer test images carry more sampling noise)"
+        return f"CIFAR-10 at {self.root}: {len(self.train)} training, {len(self.test)} test images{note}"
+
     def splits(self, val_split: bool) -> dict[str, Split]:
         """Training split plus every evaluation split this data set has.
 
@@ -214,10 +224,11 @@ def load_cifar10(root: str | os.PathLike | None = None, download_if_missing: boo
             raise DataError(_missing_message(root) + f"\n\nDownload attempt: {e}") from e
 
     parts = [_read_batch(d / f) for f in TRAIN_FILES]
+    sizes = {len(p) for p in parts}
+    if len(sizes) != 1:  # the official batches hold 10,000 images each
+        raise DataError(f"{d}: the training batches differ in size "
+                        f"({[len(p) for p in parts]}); a file is likely truncated or replaced.")
     train = Split(torch.cat([p.images for p in parts]), torch.cat([p.labels for p in parts]))
-    if len(train) != NUM_TRAIN:
-        raise DataError(f"{d}: expected {NUM_TRAIN} training images in {len(TRAIN_FILES)} batches, "
-                        f"found {len(train)}.")
     test = _read_batch(d / TEST_FILE)
     meta = _unpickle(d / META_FILE)
     names = [n.decode() if isinstance(n, bytes) else n for n in meta.get("label_names", [])]

@@ -87,7 +87,7 @@ PROFILES = {
         "smoke", "a few iterations on a tiny subset: checks that the code runs, shows nothing",
         PAPER_RECIPE.compressed(8, batch_size=32, train_subset=512, test_subset=200,
                                 train_eval_images=200, log_every=2, eval_every=4),
-        notebooks={"01": dict(depths=[8, 14], seeds=[0])},
+        notebooks={"01": dict(depths=[8, 14, 20], seeds=[0])},
         notes=("depths 8 and 14: not depths the paper trains",),
     ),
 }

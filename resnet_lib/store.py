@@ -128,15 +128,16 @@ class RunStore:
         ckpt.unlink(missing_ok=True)
         return Run(config, final, summary, env)
 
-    def get(self, config: RunConfig, data: Cifar10 | None = None, retrain: bool | None = None,
+    def get(self, config: RunConfig, data: Cifar10 | str | Path | None = None, retrain: bool | None = None,
             **train_kw) -> Run:
         """The stored run for `config`, training it first if it is not stored (or if retrain)."""
         return self.get_many([config], data, retrain=retrain, workers=1, **train_kw)[0]
 
-    def get_many(self, configs: list[RunConfig], data: Cifar10 | None = None,
+    def get_many(self, configs: list[RunConfig], data: Cifar10 | str | Path | None = None,
                  retrain: bool | None = None, workers: int | None = None,
                  device: torch.device | None = None, progress: bool = True) -> list[Run]:
-        """Runs for all configs, training the missing ones.
+        """Runs for all configs, training the missing ones. `data` is the data set or the folder
+        to load it from (None: the default search order of `load_cifar10`).
 
         On a CPU, independent runs train in `workers` processes at once (default: one per core,
         each single-threaded); `make bench` compares that with one multi-threaded process.
@@ -146,7 +147,8 @@ class RunStore:
         runs = {c.hash: (None if retrain else self.load(c)) for c in configs}
         todo = [c for c in configs if runs[c.hash] is None]
         if todo:
-            data = data or load_cifar10()
+            if not isinstance(data, Cifar10):
+                data = load_cifar10(data)
             if workers is None:
                 workers = (os.cpu_count() or 1) if device.type == "cpu" else 1
             workers = max(1, min(workers, len(todo)))

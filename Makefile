@@ -1,0 +1,43 @@
+# The two commands of README.md, plus a few for development.
+#   make report                 execute every notebook (profile cpu), reusing stored runs
+#   make report PROFILE=paper   the papers' full recipe (GPU)
+#   make report RETRAIN=1       train again even where results exist
+#   make report NOTEBOOKS=01    only notebooks whose name starts with 01
+#   make test                   the test suite (no downloaded data needed)
+#   make bench                  training throughput against a common-way baseline
+
+PYTHON   ?= python3
+VENV     ?= .venv
+PY       := $(VENV)/bin/python
+PROFILE  ?= cpu
+RETRAIN  ?= 0
+NOTEBOOKS ?=
+PYTEST_ARGS ?=
+
+.PHONY: env report test bench sync clean
+
+env: $(VENV)/.installed
+
+# Rebuilt when pyproject.toml changes. torch/torchvision are pinned there; pip takes them from
+# the local disk on this study's machines and from PyPI elsewhere.
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[test]"
+	touch $@
+
+report: env
+	$(PY) -m resnet_lib.report --profile $(PROFILE) $(if $(filter 1,$(RETRAIN)),--retrain) $(NOTEBOOKS)
+
+test: env
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+bench: env
+	$(PY) -m resnet_lib.bench
+
+# After editing a notebook in JupyterLab (or its .py), bring the pair back in step.
+sync: env
+	$(VENV)/bin/jupytext --sync notebooks/[0-9][0-9]_*.py
+
+clean:
+	rm -rf .cache results/smoke figures/smoke .pytest_cache

@@ -1,0 +1,79 @@
+"""What every claim notebook does around its own analysis: resolve its parameters against the
+profile, say how the profile departs from the paper, and save its results under fixed names."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import atomic
+from .data import REPO_ROOT
+from .models import units_per_stage
+from .profiles import describe, deviations, get_profile
+from .store import RESULTS_DIR, RunStore
+
+FIGURES_DIR = Path(os.environ.get("RESNET_LIB_FIGURES", REPO_ROOT / "figures"))
+
+
+@dataclass
+class NotebookContext:
+    """A notebook's resolved parameters and where its outputs go."""
+
+    name: str                 # e.g. "01_plain_vs_residual"
+    profile: str
+    params: dict
+    store: RunStore
+    results_dir: Path         # results/<profile>/<name>/
+    figures_dir: Path         # figures/<profile>/
+    environments: list = field(default_factory=list)
+
+    def __getattr__(self, key):  # ctx.depths, ctx.seeds, ...
+        try:
+            return self.__dict__["params"][key]
+        except KeyError:
+            raise AttributeError(key) from None
+
+    def figure_path(self, suffix: str = "") -> Path:
+        return self.figures_dir / f"{self.name}{suffix}.png"
+
+    def save_table(self, filename: str, df) -> Path:
+        path = self.results_dir / filename
+        atomic.write_text(path, df.to_csv(index=False, float_format="%.4g"))
+        return path
+
+    def save_json(self, filename: str, obj, runs=()) -> Path:
+        """Save `obj` with the profile, its deviations and the provenance of `runs` beside it."""
+        record = {"notebook": self.name, "profile": self.profile, "parameters": self.params,
+                  "deviations_from_paper": deviations(self.profile),
+                  "runs": {r.config.run_id: _provenance(r) for r in runs}, **obj}
+        path = self.results_dir / filename
+        atomic.write_json(path, record)
+        return path
+
+
+def _provenance(run) -> dict:
+    e = run.environment
+    return {k: e.get(k) for k in ("git_commit", "git_dirty", "code_sha256", "torch",
+                                  "device_name", "data_sha256")}
+
+
+def setup(name: str, profile: str, **params) -> NotebookContext:
+    """Resolve parameters left as None from the profile's defaults for this notebook, check
+    them, and print the profile's deviations from the paper."""
+    p = get_profile(profile)
+    defaults = p.notebooks.get(name.split("_")[0], {})
+    resolved = {k: (defaults.get(k) if v is None else v) for k, v in params.items()}
+    for depth in resolved.get("depths") or []:
+        units_per_stage(depth)  # ValueError for a depth not of the form 6n+2
+    if "seeds" in resolved and not resolved["seeds"]:
+        raise ValueError("seeds must name at least one seed")
+    print(describe(p))
+    print("Parameters: " + ", ".join(f"{k}={v!r}" for k, v in resolved.items()))
+    return NotebookContext(name, profile, resolved, RunStore.for_profile(profile),
+                           RESULTS_DIR / profile / name, FIGURES_DIR / profile)
+
+
+def load_json(path: Path) -> dict:
+    return json.loads(Path(path).read_text())

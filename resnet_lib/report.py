@@ -1,0 +1,122 @@
+"""Execute the claim notebooks headless with papermill: `python -m resnet_lib.report`.
+
+    python -m resnet_lib.report                      # every notebook, profile 'cpu'
+    python -m resnet_lib.report --profile smoke 01   # notebooks whose name starts with 01
+    python -m resnet_lib.report -p seeds "[0, 1]"    # override a notebook parameter
+    python -m resnet_lib.report --retrain            # train again even where results exist
+
+The `py:percent` files in notebooks/ are the sources: each is read with jupytext, checked for
+the parameters passed (an unknown one is an error, not papermill's silent warning), and
+executed into results/<profile>/notebooks/<name>.ipynb, with figures and result files written
+by the notebook itself.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from .data import REPO_ROOT
+from .profiles import PROFILES, get_profile
+from .store import RESULTS_DIR
+
+NOTEBOOKS_DIR = REPO_ROOT / "notebooks"
+
+
+def notebook_sources(select: list[str] | None = None) -> list[Path]:
+    """notebooks/NN_*.py, optionally only those whose name starts with one of `select`."""
+    paths = sorted(NOTEBOOKS_DIR.glob("[0-9][0-9]_*.py"))
+    if select:
+        paths = [p for p in paths if any(p.stem.startswith(s) for s in select)]
+        if not paths:
+            raise ValueError(f"no notebook matches {select}; have "
+                             f"{[p.stem for p in sorted(NOTEBOOKS_DIR.glob('[0-9][0-9]_*.py'))]}")
+    return paths
+
+
+def _to_ipynb(source: Path, folder: Path) -> Path:
+    import jupytext
+
+    nb = jupytext.read(source)
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    path = folder / f"{source.stem}.ipynb"
+    jupytext.write(nb, path)
+    return path
+
+
+def declared_parameters(source: Path) -> set[str]:
+    import papermill
+
+    with tempfile.TemporaryDirectory() as tmp:
+        return set(papermill.inspect_notebook(str(_to_ipynb(source, Path(tmp)))))
+
+
+def run_notebook(source: Path, profile: str, parameters: dict | None = None,
+                 output_dir: Path | None = None, retrain: bool = False) -> Path:
+    """Execute one notebook; return the path of the executed copy."""
+    import papermill
+
+    get_profile(profile)  # fail before starting a kernel on an unknown profile
+    parameters = {"profile": profile, **(parameters or {})}
+    unknown = set(parameters) - declared_parameters(source)
+    if unknown:
+        raise ValueError(f"{source.name} has no parameter(s) {sorted(unknown)}; it declares "
+                         f"{sorted(declared_parameters(source))}")
+    output_dir = output_dir or RESULTS_DIR / profile / "notebooks"
+    output_dir.mkdir(parents=True, exist_ok=True)
+    output = output_dir / f"{source.stem}.ipynb"
+    env_before = os.environ.get("RESNET_LIB_RETRAIN")
+    if retrain:
+        os.environ["RESNET_LIB_RETRAIN"] = "1"  # the kernel inherits the environment
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            papermill.execute_notebook(str(_to_ipynb(source, Path(tmp))), str(output),
+                                       parameters=parameters, kernel_name="python3",
+                                       cwd=str(NOTEBOOKS_DIR), progress_bar=False)
+    finally:
+        if retrain:
+            if env_before is None:
+                os.environ.pop("RESNET_LIB_RETRAIN", None)
+            else:
+                os.environ["RESNET_LIB_RETRAIN"] = env_before
+    return output
+
+
+def _literal(text: str):
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return text  # a bare word is a string
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m resnet_lib.report", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("notebooks", nargs="*", help="name prefixes, e.g. 01 (default: all)")
+    ap.add_argument("--profile", default="cpu", choices=sorted(PROFILES))
+    ap.add_argument("-p", "--parameter", nargs=2, action="append", default=[],
+                    metavar=("NAME", "VALUE"), help="notebook parameter (a Python literal)")
+    ap.add_argument("--retrain", action="store_true", help="train even where results exist")
+    args = ap.parse_args(argv)
+    params = {k: _literal(v) for k, v in args.parameter}
+    try:
+        sources = notebook_sources(args.notebooks)
+        for source in sources:
+            t0 = time.time()
+            print(f"== {source.stem} (profile {args.profile})", flush=True)
+            out = run_notebook(source, args.profile, params, retrain=args.retrain)
+            print(f"   done in {(time.time() - t0) / 60:.1f} min -> {out}",
+                  flush=True)
+    except ValueError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,26 @@
+import tomllib
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_environment_yml_lists_the_same_dependencies_as_pyproject():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    wanted = set(project["dependencies"]) | set(project["optional-dependencies"]["test"])
+    env = yaml.safe_load((ROOT / "environment.yml").read_text())
+    pip = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict) and "pip" in d)
+    assert set(pip) - {"-e ."} == wanted
+    assert "-e ." in pip
+
+
+def test_every_notebook_source_has_its_paired_ipynb_in_step():
+    import jupytext
+
+    for source in sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.py")):
+        paired = source.with_suffix(".ipynb")
+        assert paired.exists(), f"{paired.name} missing: run `make sync`"
+        py_cells = [c.source for c in jupytext.read(source).cells]
+        nb_cells = [c.source for c in jupytext.read(paired).cells]
+        assert py_cells == nb_cells, f"{paired.name} differs from {source.name}: run `make sync`"

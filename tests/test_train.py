@@ -1,0 +1,167 @@
+import dataclasses
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+
+from resnet_lib import atomic, store as store_mod
+from resnet_lib.config import RunConfig
+from resnet_lib.profiles import PAPER_RECIPE, get_profile
+from resnet_lib.store import RunStore
+from resnet_lib.train import StopTraining, Trainer
+
+# 12 iterations of ResNet-8 on the 500-image fixture: seconds on a CPU.
+RECIPE = PAPER_RECIPE.compressed(12, batch_size=32, log_every=3, eval_every=6,
+                                 train_eval_images=100)
+
+
+def config(model="resnet", seed=0, recipe=RECIPE, depth=8):
+    return RunConfig(model, seed, recipe, {"depth": depth})
+
+
+def test_learning_rate_schedule_follows_the_paper():
+    c = RunConfig("resnet110", 0, PAPER_RECIPE)
+    assert c.warmup_iterations == 400                       # 0.01 warm-up for ResNet-110
+    assert c.lr_at(0) == 0.01 and c.lr_at(399) == 0.01
+    assert c.lr_at(400) == 0.1 and c.lr_at(31_999) == 0.1
+    assert c.lr_at(32_000) == pytest.approx(0.01) and c.lr_at(48_000) == pytest.approx(0.001)
+    assert RunConfig("resnet56", 0, PAPER_RECIPE).warmup_iterations == 0
+    cpu = get_profile("cpu").recipe
+    assert cpu.lr_milestones == (400, 600) and cpu.iterations == 800
+
+
+def test_config_hash_is_stable_and_sensitive():
+    a, b = config(), config()
+    assert a.hash == b.hash and a.run_id == b.run_id
+    assert config(seed=1).hash != a.hash
+    assert config(recipe=dataclasses.replace(RECIPE, lr=0.2)).hash != a.hash
+    assert RunConfig.from_dict(a.to_dict()).hash == a.hash
+
+
+def _weights(model):
+    return {k: v.clone() for k, v in model.state_dict().items()}
+
+
+def test_resumed_run_ends_with_the_same_weights(cifar, tmp_path):
+    straight = Trainer(config(), cifar, progress=False).run()
+    ckpt = tmp_path / "ckpt.pt"
+    with pytest.raises(StopTraining):
+        Trainer(config(), cifar, checkpoint_path=ckpt, progress=False).run(stop_at=5)
+    assert torch.load(ckpt, weights_only=False)["iteration"] == 5
+    resumed = Trainer(config(), cifar, checkpoint_path=ckpt, progress=False).run()
+    a, b = _weights(straight.model), _weights(resumed.model)
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    assert straight.metrics == resumed.metrics
+
+
+def test_checkpoint_of_another_config_is_refused(cifar, tmp_path):
+    ckpt = tmp_path / "ckpt.pt"
+    with pytest.raises(StopTraining):
+        Trainer(config(), cifar, checkpoint_path=ckpt, progress=False).run(stop_at=2)
+    with pytest.raises(ValueError, match="different config"):
+        Trainer(config(seed=3), cifar, checkpoint_path=ckpt, progress=False).run()
+
+
+KILLED_RUN = """
+import sys, torch
+from resnet_lib.data import load_cifar10
+from resnet_lib.train import Trainer
+from resnet_lib.config import RunConfig
+from resnet_lib.profiles import PAPER_RECIPE
+recipe = PAPER_RECIPE.compressed(12, batch_size=32, log_every=3, eval_every=6, train_eval_images=100)
+cfg = RunConfig("resnet", 0, recipe, {"depth": 8})
+result = Trainer(cfg, load_cifar10(sys.argv[1], download_if_missing=False), checkpoint_path=sys.argv[2],
+                 checkpoint_every_s=0.0, progress=False).run()
+torch.save(result.model.state_dict(), sys.argv[3])
+"""
+
+
+@pytest.mark.slow
+def test_sigkilled_run_resumes_from_its_last_checkpoint(cifar, cifar_dir, tmp_path):
+    """A run killed with SIGKILL (no chance to save) continues from its periodic checkpoint."""
+    ckpt, out = tmp_path / "ckpt.pt", tmp_path / "final.pt"
+    cmd = [sys.executable, "-c", KILLED_RUN, str(cifar_dir), str(ckpt), str(out)]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.Popen(cmd, env=env)
+    deadline = time.time() + 120
+    while time.time() < deadline and not ckpt.exists() and proc.poll() is None:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert ckpt.exists(), "no checkpoint was written before the kill"
+    stopped_at = torch.load(ckpt, weights_only=False)["iteration"]
+    subprocess.run(cmd, env=env, check=True)
+    assert not out.exists() or stopped_at < 12
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # match the subprocess, so the straight run computes identically
+    try:
+        straight = Trainer(config(), cifar, progress=False).run()
+    finally:
+        torch.set_num_threads(threads)
+    resumed = torch.load(out, weights_only=True)
+    assert all(torch.equal(v, resumed[k]) for k, v in straight.model.state_dict().items())
+
+
+def test_store_trains_once_then_reuses(cifar, tmp_path, monkeypatch):
+    store = RunStore(tmp_path / "runs", tmp_path / "cache")
+    run = store.get(config(), cifar, progress=False)
+    files = {p.name for p in run.dir.iterdir()}
+    assert files == {"config.json", "metrics.csv", "summary.json", "environment.json", "model.pt"}
+    assert set(run.metrics["split"]) == {"train_running", "train", "test"}
+    assert run.summary["iterations"] == 12 and run.summary["images_per_second"] > 0
+    env = run.environment
+    assert env["torch"] == torch.__version__ and set(env["data_sha256"]) == set(cifar.file_sha256)
+    assert not (tmp_path / "cache" / "checkpoints" / f"{run.config.run_id}.pt").exists()
+
+    def must_not_train(*a, **k):
+        raise AssertionError("a stored run was trained again")
+
+    monkeypatch.setattr(store_mod, "Trainer", must_not_train)
+    again = store.get(config(), cifar)
+    assert again.summary == run.summary
+    model = again.load_model()
+    assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(),
+                                                 torch.load(run.dir / "model.pt").values()))
+    monkeypatch.setenv("RESNET_LIB_RETRAIN", "1")
+    with pytest.raises(AssertionError, match="trained again"):
+        store.get(config(), cifar)
+
+
+def test_a_crash_while_publishing_leaves_no_run_behind(cifar, tmp_path, monkeypatch):
+    store = RunStore(tmp_path / "runs", tmp_path / "cache")
+
+    def crash(*a, **k):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(atomic, "publish_dir", crash)
+    with pytest.raises(OSError, match="disk full"):
+        store.get(config(), cifar, progress=False)
+    assert store.load(config()) is None
+    assert not store.path(config()).exists()
+
+
+def test_atomic_write_keeps_the_old_file_when_writing_fails(tmp_path):
+    path = tmp_path / "summary.json"
+    atomic.write_json(path, {"a": 1})
+
+    class Boom:
+        def __str__(self):
+            raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError):
+        atomic.write_json(path, {"a": Boom()})
+    assert path.read_text().strip() == '{\n  "a": 1\n}'
+    assert [p.name for p in tmp_path.iterdir()] == ["summary.json"]  # no temp file left
+
+
+def test_parallel_workers_store_every_run(cifar_dir, tmp_path):
+    """Runs trained in worker processes come back in the order asked for, complete."""
+    store = RunStore(tmp_path / "runs", tmp_path / "cache")
+    configs = [config(), config(model="plain")]
+    runs = store.get_many(configs, cifar_dir, workers=2, progress=False)
+    assert [r.config.hash for r in runs] == [c.hash for c in configs]
+    assert all(r.summary["iterations"] == 12 for r in runs)
