@@ -47,10 +47,21 @@ class NotebookContext:
         """Save `obj` with the profile, its deviations and the provenance of `runs` beside it."""
         record = {"notebook": self.name, "profile": self.profile, "parameters": self.params,
                   "deviations_from_paper": deviations(self.profile),
+                  "compute": _compute(runs),
                   "runs": {r.config.run_id: _provenance(r) for r in runs}, **obj}
         path = self.results_dir / filename
         atomic.write_json(path, record)
         return path
+
+
+def _compute(runs) -> dict:
+    """What the runs cost: seconds in training steps, and wall seconds of the sessions that
+    trained them (parallel workers overlap, so wall time of the notebook is less than the sum)."""
+    return {"runs": len(runs),
+            "train_seconds_sum": round(sum(r.summary["train_seconds"] for r in runs), 1),
+            "wall_seconds_sum": round(sum(r.summary.get("wall_seconds_last_session", 0)
+                                          for r in runs), 1),
+            "devices": sorted({r.environment.get("device_name", "?") for r in runs})}
 
 
 def _provenance(run) -> dict:

@@ -99,11 +99,11 @@ class Trainer:
     """Trains one `RunConfig` on one device, checkpointing to `checkpoint_path`."""
 
     def __init__(self, config: RunConfig, data: Cifar10, device: torch.device | None = None,
-                 checkpoint_path: Path | None = None, checkpoint_every_s: float = 120.0,
+                 checkpoint_path: str | Path | None = None, checkpoint_every_s: float = 120.0,
                  progress: bool = True):
         self.config, self.recipe = config, config.recipe
         self.device = device or default_device()
-        self.checkpoint_path = checkpoint_path
+        self.checkpoint_path = Path(checkpoint_path) if checkpoint_path is not None else None
         self.checkpoint_every_s = checkpoint_every_s
         self.progress = progress
         self.dtype = torch.bfloat16 if self.recipe.precision == "bf16" else torch.float32

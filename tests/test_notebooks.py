@@ -2,6 +2,7 @@
 through the values it recorded (pyhf's pattern), not just for having run."""
 
 import json
+import time
 
 import pandas as pd
 import papermill
@@ -16,12 +17,17 @@ NB01 = report.NOTEBOOKS_DIR / "01_plain_vs_residual.py"
 
 @pytest.fixture(scope="module")
 def nb01(cifar_dir):
+    t0 = time.perf_counter()
     out = report.run_notebook(NB01, "smoke", {"data_dir": str(cifar_dir)})
-    return out, RESULTS_DIR / "smoke" / "01_plain_vs_residual"
+    return out, RESULTS_DIR / "smoke" / "01_plain_vs_residual", time.perf_counter() - t0
+
+
+def test_smoke_profile_runs_the_notebook_in_well_under_a_minute(nb01):
+    assert nb01[2] < 60, f"smoke notebook 01 took {nb01[2]:.0f} s"
 
 
 def test_notebook_01_records_every_run_and_a_verdict(nb01):
-    executed, results = nb01
+    executed, results, _ = nb01
     assert executed.exists()
     depths = get_profile("smoke").notebooks["01"]["depths"]
     runs = pd.read_csv(results / "runs.csv")
@@ -50,7 +56,7 @@ def test_notebook_01_records_every_run_and_a_verdict(nb01):
 
 
 def test_executed_notebook_prints_the_profile_deviations(nb01):
-    executed, _ = nb01
+    executed, _, _ = nb01
     text = executed.read_text()
     assert "Changes from the paper" in text and "iterations: 8 (paper: 64000)" in text
 

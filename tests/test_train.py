@@ -94,8 +94,8 @@ def test_sigkilled_run_resumes_from_its_last_checkpoint(cifar, cifar_dir, tmp_pa
     proc.wait()
     assert ckpt.exists(), "no checkpoint was written before the kill"
     stopped_at = torch.load(ckpt, weights_only=False)["iteration"]
+    assert not out.exists() and 0 < stopped_at < 12, "the kill did not land mid-run"
     subprocess.run(cmd, env=env, check=True)
-    assert not out.exists() or stopped_at < 12
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # match the subprocess, so the straight run computes identically
     try:
