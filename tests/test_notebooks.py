@@ -39,6 +39,7 @@ def test_notebook_01_records_every_run_and_a_verdict(nb01):
 
     table = pd.read_csv(results / "comparison.csv")
     assert {"paper_test_error", "test_error_mean", "train_error_mean"} <= set(table.columns)
+    assert (table["test_images"] == 100).all()  # the fixture's test set, as loaded
     assert len(table) == 2 * len(depths)
 
     record = json.loads((results / "verdict.json").read_text())

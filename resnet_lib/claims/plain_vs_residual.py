@@ -28,6 +28,7 @@ def run_table(runs) -> "pd.DataFrame":
         rows.append({"family": run.config.model, "depth": s["depth"], "seed": s["seed"],
                      "parameters": s["parameters"],
                      **{f"{k}_error": v for k, v in s["final_error"].items()},
+                     "test_images": s["eval_images"]["test"],
                      "images_per_second": s["images_per_second"]})
     return pd.DataFrame(rows).sort_values(["family", "depth", "seed"], ignore_index=True)
 
@@ -40,6 +41,7 @@ def comparison_table(runs) -> "pd.DataFrame":
     out = g[splits].mean().add_suffix("_mean").join(g[splits].std(ddof=1).add_suffix("_sd"))
     out.insert(0, "seeds", g.size())
     out.insert(1, "parameters", g["parameters"].first())
+    out.insert(2, "test_images", g["test_images"].first())  # 1,000 on this study's machines
     out = out.reset_index()
     paper = [test_error(f, d) for f, d in zip(out["family"], out["depth"])]
     out["paper_test_error"] = [p[0] for p in paper]
