@@ -3,9 +3,10 @@
 State that decides the outcome lives in four places, and a checkpoint holds all four: the model
 (weights and BN statistics), the optimizer (momentum buffers), the iteration counter, and the
 global RNG state. Batch order and augmentation are drawn from generators seeded by (seed,
-iteration) (`data.BatchSchedule`), so they need no saved state. A run stopped at any point,
-by an exception, Ctrl-C, SIGTERM or SIGKILL after a periodic checkpoint, and started again with
-the same config, ends with the same weights as one that never stopped (tests/test_resume.py).
+iteration) (`data.BatchSchedule`), so they need no saved state. A run stopped by Ctrl-C or
+SIGTERM (at the next step boundary), or killed outright (from its last periodic checkpoint), and
+started again with the same config, ends with the same weights as one that never stopped
+(tests/test_train.py).
 """
 
 from __future__ import annotations
@@ -79,20 +80,22 @@ def _autocast(device: torch.device, dtype):
 
 
 @contextlib.contextmanager
-def _sigterm_as_interrupt():
-    """Turn SIGTERM into KeyboardInterrupt so a killed run still saves its checkpoint."""
+def _deferred_interrupts():
+    """While training, Ctrl-C (SIGINT, also Jupyter's "interrupt kernel") and SIGTERM only set
+    a flag; the loop checks it between steps and stops there. A checkpoint is therefore never
+    taken halfway through a step (after optimizer.step() but before the iteration count moves),
+    which would make the resumed run repeat that step."""
+    received: list[int] = []
     if threading.current_thread() is not threading.main_thread():
-        yield
+        yield received  # signals can only be caught in the main thread
         return
-
-    def handler(signum, frame):
-        raise KeyboardInterrupt(f"signal {signum}")
-
-    old = signal.signal(signal.SIGTERM, handler)
+    old = {s: signal.signal(s, lambda signum, frame: received.append(signum))
+           for s in (signal.SIGINT, signal.SIGTERM)}
     try:
-        yield
+        yield received
     finally:
-        signal.signal(signal.SIGTERM, old)
+        for s, handler in old.items():
+            signal.signal(s, handler)
 
 
 class Trainer:
@@ -223,11 +226,16 @@ class Trainer:
         # train_seconds counts training steps only: the clock pauses (after a device sync) for
         # evaluation and checkpoints, so images/s is the speed of training itself.
         segment = time.perf_counter()
+        consistent = True  # False while a step or an evaluation is half done
         try:
-            with _sigterm_as_interrupt():
+            with _deferred_interrupts() as signals:
                 while self.iteration < r.iterations:
+                    if signals:
+                        raise KeyboardInterrupt(f"signal {signals[0]}: stopped at iteration "
+                                                f"{self.iteration}, checkpoint saved")
                     if stop_at is not None and self.iteration >= stop_at:
                         raise StopTraining(f"stopped at iteration {self.iteration}")
+                    consistent = False
                     self._step()
                     done = self.iteration == r.iterations
                     if self.iteration % r.log_every == 0 or done:
@@ -242,12 +250,17 @@ class Trainer:
                             self.save_checkpoint()
                             last_ckpt = time.monotonic()
                         segment = time.perf_counter()
+                    consistent = True
                     if bar is not None:
                         bar.update(1)
                         bar.set_postfix_str(self._postfix(), refresh=False)
         except BaseException:
-            self._pause_clock(segment)
-            self.save_checkpoint()  # Ctrl-C, SIGTERM, StopTraining, a crash: keep what was done
+            # Stopped between steps (a signal, StopTraining): keep what was done. A crash inside
+            # a step or an evaluation leaves a torn state, so the last periodic checkpoint
+            # stands instead.
+            if consistent:
+                self._pause_clock(segment)
+                self.save_checkpoint()
             raise
         finally:
             if bar is not None:

@@ -58,6 +58,33 @@ def test_resumed_run_ends_with_the_same_weights(cifar, tmp_path):
     assert straight.metrics == resumed.metrics
 
 
+def test_ctrl_c_mid_run_stops_at_a_step_boundary_and_resumes_exactly(cifar, tmp_path):
+    """SIGINT (Ctrl-C, Jupyter's interrupt) lands wherever it lands; the run still resumes to
+    the same weights as one that was never interrupted."""
+    import threading
+
+    straight = Trainer(config(), cifar, progress=False).run()
+    ckpt = tmp_path / "ckpt.pt"
+    trainer = Trainer(config(), cifar, checkpoint_path=ckpt, progress=False)
+    optimizer_step = trainer.optimizer.step
+
+    def step_then_signal(*a, **k):
+        optimizer_step(*a, **k)
+        if trainer.iteration == 4:  # the worst moment: weights updated, iteration not yet counted
+            threading.Timer(0, os.kill, (os.getpid(), signal.SIGINT)).start()
+            time.sleep(0.2)
+
+    trainer.optimizer.step = step_then_signal
+    with pytest.raises(KeyboardInterrupt, match="checkpoint saved"):
+        trainer.run()
+    stopped = torch.load(ckpt, weights_only=False)["iteration"]
+    assert 4 <= stopped < 12
+    resumed = Trainer(config(), cifar, checkpoint_path=ckpt, progress=False).run()
+    assert all(torch.equal(v, resumed.model.state_dict()[k])
+               for k, v in straight.model.state_dict().items())
+    assert straight.metrics == resumed.metrics
+
+
 def test_checkpoint_of_another_config_is_refused(cifar, tmp_path):
     ckpt = tmp_path / "ckpt.pt"
     with pytest.raises(StopTraining):
