@@ -78,6 +78,7 @@ def run_notebook(source: Path, profile: str, parameters: dict | None = None,
             papermill.execute_notebook(str(_to_ipynb(source, Path(tmp))), str(output),
                                        parameters=parameters, kernel_name="python3",
                                        cwd=str(NOTEBOOKS_DIR), progress_bar=False)
+        _strip_volatile(output)
     finally:
         if retrain:
             if env_before is None:
@@ -85,6 +86,24 @@ def run_notebook(source: Path, profile: str, parameters: dict | None = None,
             else:
                 os.environ["RESNET_LIB_RETRAIN"] = env_before
     return output
+
+
+def _strip_volatile(path: Path) -> None:
+    """Drop what changes on every execution (timestamps, durations, random cell ids, temporary
+    paths), so `git diff` of an executed notebook shows only changed results."""
+    import nbformat
+
+    from . import atomic
+
+    nb = nbformat.read(path, as_version=4)
+    for i, cell in enumerate(nb.cells):
+        cell.id = f"cell-{i:02d}"
+        cell.metadata.pop("execution", None)
+        for key in ("start_time", "end_time", "duration"):
+            cell.metadata.get("papermill", {}).pop(key, None)
+    for key in ("start_time", "end_time", "duration", "input_path", "output_path"):
+        nb.metadata.get("papermill", {}).pop(key, None)
+    atomic.write_text(path, nbformat.writes(nb) + "\n")
 
 
 def _literal(text: str):

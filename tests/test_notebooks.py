@@ -62,6 +62,15 @@ def test_executed_notebook_prints_the_profile_deviations(nb01):
     assert "Changes from the paper" in text and "iterations: 8 (paper: 64000)" in text
 
 
+def test_executed_notebook_holds_no_timestamps_or_random_ids(nb01):
+    executed, _, _ = nb01
+    nb = json.loads(executed.read_text())
+    assert [c["id"] for c in nb["cells"]] == [f"cell-{i:02d}" for i in range(len(nb["cells"]))]
+    text = executed.read_text()
+    assert "start_time" not in text and "iopub.execute_input" not in text
+    assert "input_path" not in text
+
+
 def test_unknown_parameter_is_refused_before_running():
     with pytest.raises(ValueError, match="no parameter.*'depht'"):
         report.run_notebook(NB01, "smoke", {"depht": [20]})
