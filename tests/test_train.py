@@ -192,3 +192,16 @@ def test_parallel_workers_store_every_run(cifar_dir, tmp_path):
     runs = store.get_many(configs, cifar_dir, workers=2, progress=False)
     assert [r.config.hash for r in runs] == [c.hash for c in configs]
     assert all(r.summary["iterations"] == 12 for r in runs)
+
+
+def test_val_split_run_reports_every_split_and_trains_on_the_rest(cifar, monkeypatch):
+    from resnet_lib import data as data_mod
+
+    monkeypatch.setattr(data_mod, "VAL_SIZE", 100)
+    recipe = dataclasses.replace(RECIPE, val_split=True)
+    trainer = Trainer(config(recipe=recipe), cifar, progress=False)
+    assert len(trainer.train_split) == 400                    # the 100 held out are not trained on
+    assert torch.equal(trainer.eval_splits["val"].images, cifar.train.images[400:])
+    result = trainer.run()
+    assert set(result.summary["final_error"]) == {"train_running", "train", "val", "test"}
+    assert result.summary["eval_images"]["val"] == 100
