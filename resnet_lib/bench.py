@@ -81,7 +81,11 @@ def baseline(depth: int, data: Cifar10, device, seconds: float) -> float:
                                          persistent_workers=True)
     model = create_model("resnet", depth=depth).to(device)
     opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, weight_decay=1e-4)
-    batches = iter(loader)
+    def forever():
+        while True:
+            yield from loader
+
+    batches = forever()
 
     def step():
         x, y = next(batches)

@@ -101,6 +101,9 @@ class Cifar10:
         if not val_split:
             return {"train": self.train, "test": self.test}
         n = len(self.train) - VAL_SIZE
+        if n <= 0:
+            raise ValueError(f"a val split of {VAL_SIZE} needs more than {VAL_SIZE} training "
+                             f"images; this data set has {len(self.train)}")
         return {
             "train": Split(self.train.images[:n], self.train.labels[:n]),
             "val": Split(self.train.images[n:], self.train.labels[n:]),
@@ -251,13 +254,21 @@ def augment(images: torch.Tensor, generator: torch.Generator, pad: int = 4) -> t
 
     One gather does crop and flip together: for each image we draw an offset (dy, dx) in
     [0, 2*pad] and a flip bit, and index the padded batch with per-image row and column indices.
+
+    Order: pad, crop and flip act on the raw uint8 image (black border), and `normalize` then
+    subtracts the mean image at the output positions, as torchvision-style pipelines do. The
+    paper does not give the order; fb.resnet.torch subtracts the mean first and pads the
+    normalised image with zeros (a mean-coloured border). The difference is a border value and
+    a shift of the smooth mean image by at most 4 pixels.
     """
     n, c, h, w = images.shape
     dev = images.device
     padded = torch.nn.functional.pad(images, (pad, pad, pad, pad))  # zeros: black border
-    dy = torch.randint(0, 2 * pad + 1, (n, 1), device=dev, generator=generator)
-    dx = torch.randint(0, 2 * pad + 1, (n, 1), device=dev, generator=generator)
-    flip = torch.rand(n, 1, device=dev, generator=generator) < 0.5
+    # Drawn on the generator's device (the CPU, see BatchSchedule), then moved: the same
+    # augmentation on every device.
+    dy = torch.randint(0, 2 * pad + 1, (n, 1), generator=generator).to(dev)
+    dx = torch.randint(0, 2 * pad + 1, (n, 1), generator=generator).to(dev)
+    flip = (torch.rand(n, 1, generator=generator) < 0.5).to(dev)
     ar_h, ar_w = torch.arange(h, device=dev), torch.arange(w, device=dev)
     rows = dy + ar_h                                               # (n, h)
     cols = dx + torch.where(flip, w - 1 - ar_w, ar_w)              # (n, w), reversed when flipped
@@ -290,15 +301,17 @@ class BatchSchedule:
     def _generator(self, *keys: int) -> torch.Generator:
         # A stable 63-bit seed from (seed, *keys): sha256 rather than hash() so it never
         # depends on the interpreter.
+        # Always a CPU generator: a GPU generator draws a different stream, and a run must
+        # see the same batches whichever device trains (or resumes) it.
         digest = hashlib.sha256(repr((self.seed, *keys)).encode()).digest()
-        g = torch.Generator(device=self.device)
+        g = torch.Generator()
         g.manual_seed(int.from_bytes(digest[:8], "little") >> 1)
         return g
 
     def indices(self, iteration: int) -> torch.Tensor:
         epoch, pos = divmod(iteration, self.per_epoch)
         if epoch != self._epoch:
-            self._perm = torch.randperm(self.n, device=self.device, generator=self._generator(1, epoch))
+            self._perm = torch.randperm(self.n, generator=self._generator(1, epoch)).to(self.device)
             self._epoch = epoch
         return self._perm[pos * self.b:(pos + 1) * self.b]
 

@@ -6,7 +6,9 @@ global RNG state. Batch order and augmentation are drawn from generators seeded 
 iteration) (`data.BatchSchedule`), so they need no saved state. A run stopped by Ctrl-C or
 SIGTERM (at the next step boundary), or killed outright (from its last periodic checkpoint), and
 started again with the same config, ends with the same weights as one that never stopped
-(tests/test_train.py).
+(tests/test_train.py). That is bit-exact on a CPU; on a GPU, cuDNN's backward kernels are not
+deterministic unless torch.backends.cudnn.deterministic is set, so a resumed GPU run matches an
+uninterrupted one only as closely as two uninterrupted GPU runs match each other.
 """
 
 from __future__ import annotations
@@ -160,9 +162,10 @@ class Trainer:
         self.metrics = state["metrics"]
         self.train_seconds = state["train_seconds"]
         self.running = state["running"]
-        torch.set_rng_state(state["torch_rng"])
+        # RNG states are CPU byte tensors, whatever map_location moved them to.
+        torch.set_rng_state(state["torch_rng"].cpu())
         if state["cuda_rng"] is not None and torch.cuda.is_available():
-            torch.cuda.set_rng_state_all(state["cuda_rng"])
+            torch.cuda.set_rng_state_all([s.cpu() for s in state["cuda_rng"]])
 
     def save_checkpoint(self) -> None:
         if self.checkpoint_path is not None:
@@ -254,6 +257,9 @@ class Trainer:
                     if bar is not None:
                         bar.update(1)
                         bar.set_postfix_str(self._postfix(), refresh=False)
+                if signals:  # arrived during the last step: stop here rather than move on
+                    raise KeyboardInterrupt(f"signal {signals[0]}: training finished, checkpoint "
+                                            "saved; run again to store it")
         except BaseException:
             # Stopped between steps (a signal, StopTraining): keep what was done. A crash inside
             # a step or an evaluation leaves a torn state, so the last periodic checkpoint

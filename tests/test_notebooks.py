@@ -48,9 +48,10 @@ def test_notebook_01_records_every_run_and_a_verdict(nb01):
     assert set(record["verdicts"]) == {"train", "test"}
     for v in record["verdicts"].values():
         assert set(v["families"]) == {"plain", "resnet"}
-        for fam in v["families"].values():
-            lo, hi = fam["ci95"]
-            assert lo <= fam["change"] <= hi
+        for name, fam in v["families"].items():
+            assert fam["text"].startswith(name) and fam["noise_sd"] > 0
+            assert fam["significant"] == (fam["ci95"][0] > 0 or fam["ci95"][1] < 0)
+        assert v["text"].count("\n") == 2  # two families and the gap at the deepest depth
     assert len(record["runs"]) == 2 * len(depths)
     assert all(p["torch"] and p["data_sha256"] for p in record["runs"].values())
     assert notebook.FIGURES_DIR.joinpath("smoke", "01_plain_vs_residual.png").stat().st_size > 10_000

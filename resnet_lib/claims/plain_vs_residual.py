@@ -90,7 +90,8 @@ def verdict(runs, split: str = "train") -> dict:
         sd = float((fams["plain"]["noise_sd"] ** 2 / deepest.loc["plain", "size"]
                     + fams["resnet"]["noise_sd"] ** 2 / deepest.loc["resnet", "size"]) ** 0.5)
         out["gap_at_deepest"] = {"plain_minus_resnet": gap, "sd": sd}
+        in_sd = f"{gap / sd:+.1f} noise sd" if sd > 0 else "no noise estimate"
         texts.append(f"At depth {hi} the plain net's {split} error is {gap:+.1f} points from the "
-                     f"ResNet's ({gap / sd:+.1f} noise sd).")
+                     f"ResNet's ({in_sd}).")
     out["text"] = "\n".join(texts)
     return out
