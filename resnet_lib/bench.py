@@ -14,12 +14,11 @@ bf16 autocast against fp32. Results go to results/bench/<device>.json and are pr
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import resource
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import torch
 
@@ -40,9 +39,11 @@ def _data() -> Cifar10:
     if find_data_dir() is not None:
         return load_cifar10(download_if_missing=False)
     g = torch.Generator().manual_seed(0)
-    split = lambda n: Split(torch.randint(0, 256, (n, 3, 32, 32), dtype=torch.uint8, generator=g),
-                            torch.randint(0, 10, (n,), generator=g))
-    from pathlib import Path
+
+    def split(n):
+        return Split(torch.randint(0, 256, (n, 3, 32, 32), dtype=torch.uint8, generator=g),
+                     torch.randint(0, 10, (n,), generator=g))
+
     return Cifar10(Path("synthetic"), split(50_000), split(1_000), [str(i) for i in range(10)])
 
 
@@ -81,6 +82,7 @@ def baseline(depth: int, data: Cifar10, device, seconds: float) -> float:
                                          persistent_workers=True)
     model = create_model("resnet", depth=depth).to(device)
     opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, weight_decay=1e-4)
+
     def forever():
         while True:
             yield from loader

@@ -3,9 +3,8 @@ profile, say how the profile departs from the paper, and save its results under 
 
 from __future__ import annotations
 
-import json
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from . import atomic
@@ -27,7 +26,6 @@ class NotebookContext:
     store: RunStore
     results_dir: Path         # results/<profile>/<name>/
     figures_dir: Path         # figures/<profile>/
-    environments: list = field(default_factory=list)
 
     def __getattr__(self, key):  # ctx.depths, ctx.seeds, ...
         try:
@@ -84,7 +82,3 @@ def setup(name: str, profile: str, **params) -> NotebookContext:
     print("Parameters: " + ", ".join(f"{k}={v!r}" for k, v in resolved.items()))
     return NotebookContext(name, profile, resolved, RunStore.for_profile(profile),
                            RESULTS_DIR / profile / name, FIGURES_DIR / profile)
-
-
-def load_json(path: Path) -> dict:
-    return json.loads(Path(path).read_text())

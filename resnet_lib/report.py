@@ -63,10 +63,11 @@ def run_notebook(source: Path, profile: str, parameters: dict | None = None,
 
     get_profile(profile)  # fail before starting a kernel on an unknown profile
     parameters = {"profile": profile, **(parameters or {})}
-    unknown = set(parameters) - declared_parameters(source)
+    declared = declared_parameters(source)
+    unknown = set(parameters) - declared
     if unknown:
         raise ValueError(f"{source.name} has no parameter(s) {sorted(unknown)}; it declares "
-                         f"{sorted(declared_parameters(source))}")
+                         f"{sorted(declared)}")
     output_dir = output_dir or RESULTS_DIR / profile / "notebooks"
     output_dir.mkdir(parents=True, exist_ok=True)
     output = output_dir / f"{source.stem}.ipynb"

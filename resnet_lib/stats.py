@@ -52,9 +52,3 @@ def depth_trend(x, y) -> Trend:
     t = float(_st.t.ppf(0.975, dof))
     return Trend(float(slope), se, (float(slope - t * se), float(slope + t * se)),
                  float(np.sqrt(noise_var)), source, dof, n)
-
-
-def binomial_se(error_pct: float, n: int) -> float:
-    """Sampling sd (in points) of an error rate measured on n images."""
-    p = error_pct / 100
-    return 100 * float(np.sqrt(p * (1 - p) / n))

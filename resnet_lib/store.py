@@ -149,6 +149,7 @@ class RunStore:
         if todo:
             if not isinstance(data, Cifar10):
                 data = load_cifar10(data)
+                print(data.describe(), flush=True)
             if workers is None:
                 workers = (os.cpu_count() or 1) if device.type == "cpu" else 1
             workers = max(1, min(workers, len(todo)))
