@@ -21,3 +21,10 @@ def test_error(family: str, depth: int) -> tuple[float | None, str]:
     if family == "plain" and depth in PLAIN_TEST_ERROR_FIG6:
         return PLAIN_TEST_ERROR_FIG6[depth], f"{HE2015}, Fig. 6 (read off the plot)"
     return None, "not reported"
+
+HE2016 = "He et al. 2016, arXiv:1603.05027"
+
+# He et al. 2016, Tables 3-4: pre-activation bottleneck nets, parameters as printed (rounded).
+# The 10.2M of ResNet-1001 counts the weights of convolutions and the FC layer: with BN's
+# affine parameters (0.15M) it is 10.33M. ResNet-164's 1.7M holds either way (1.68M / 1.70M).
+PREACT_PARAMETERS = {164: 1.7e6, 1001: 10.2e6}

@@ -58,6 +58,12 @@ class Recipe:
 
 PAPER_RECIPE = Recipe()
 
+# Notebook 03's variants (claims/identity_mappings.py), listed here so profiles need no import.
+ALL_VARIANTS = ["original", "scale_shortcut_0.5", "scale_both_0.5", "exclusive_gating_-6",
+                "exclusive_gating_0", "shortcut_gating_0", "shortcut_gating_-6", "conv1x1_shortcut",
+                "dropout_shortcut", "bn_after_addition", "relu_before_addition",
+                "relu_only_preactivation", "full_preactivation"]
+
 
 @dataclass(frozen=True)
 class Profile:
@@ -74,20 +80,33 @@ PROFILES = {
     "paper": Profile(
         "paper", "the papers' full recipe (He et al. 2015, sec. 4.2): for a GPU",
         PAPER_RECIPE,
-        notebooks={"01": dict(depths=[20, 32, 44, 56, 110], seeds=[0, 1, 2])},
+        notebooks={"01": dict(depths=[20, 32, 44, 56, 110], seeds=[0, 1, 2]),
+                   "02": dict(depths=[20, 56, 110], seeds=[0, 1, 2]),
+                   # He et al. 2016 report the median of 5 runs
+                   "03": dict(depth=110, variants=ALL_VARIANTS, seeds=[0, 1, 2, 3, 4],
+                              original_seeds=None)},
     ),
     "cpu": Profile(
         "cpu", "the paper's recipe with its schedule compressed 80x, for a 2-core CPU",
         PAPER_RECIPE.compressed(800, log_every=20, eval_every=100, train_eval_images=2_000),
-        notebooks={"01": dict(depths=[20, 32, 44, 56], seeds=[0])},
-        notes=("depths 20-56 only (no 110): plain-110 and ResNet-110 cost 2x ResNet-56 each",
-               "one seed per model: seed noise is estimated from the scatter about the depth trend",),
+        notebooks={"01": dict(depths=[20, 32, 44, 56], seeds=[0]),
+                   "02": dict(depths=[14, 20], seeds=[0, 1]),
+                   "03": dict(depth=20, variants=[v for v in ALL_VARIANTS if v not in
+                                                  ("exclusive_gating_0", "shortcut_gating_-6")],
+                              seeds=[0], original_seeds=[0, 1, 2])},
+        notes=("01: depths 20-56 only (no 110): plain-110 and ResNet-110 cost 2x ResNet-56 each",
+               "01: one seed per model: seed noise is estimated from the scatter about the depth trend",
+               "02: depths 14 and 20 (paper profile: 20, 56, 110), two seeds",
+               "03: ResNet-20 instead of ResNet-110, one seed per variant (three for the original "
+               "unit, which measure the seed noise); two of the paper's gating biases left out"),
     ),
     "smoke": Profile(
         "smoke", "a few iterations on a tiny subset: checks that the code runs, shows nothing",
         PAPER_RECIPE.compressed(8, batch_size=32, train_subset=512, test_subset=200,
                                 train_eval_images=200, log_every=2, eval_every=4),
-        notebooks={"01": dict(depths=[8, 14, 20], seeds=[0])},
+        notebooks={"01": dict(depths=[8, 14, 20], seeds=[0]),
+                   "02": dict(depths=[8, 14], seeds=[0, 1]),
+                   "03": dict(depth=8, variants=ALL_VARIANTS, seeds=[0], original_seeds=[0, 1])},
         notes=("depths 8 and 14: not depths the paper trains",),
     ),
 }

@@ -53,12 +53,15 @@ class ProjectionShortcut(nn.Sequential):
         super().__init__(conv1x1(in_planes, out_planes, stride), nn.BatchNorm2d(out_planes))
 
 
-def make_shortcut(option: str | None, in_planes: int, out_planes: int, stride: int) -> nn.Module | None:
+def make_shortcut(option: str | None, in_planes: int, out_planes: int, stride: int,
+                  preactivated: bool = False) -> nn.Module | None:
     """The shortcut for one unit. `option=None` means no shortcut: a plain net.
 
     A: identity; zero-padded identity where the shape changes.
     B: identity; projection where the shape changes.
     C: projection everywhere.
+    In pre-activation nets a projection is the 1x1 conv alone: its input has been through the
+    unit's BN-ReLU already (He et al. 2016; fb.resnet.torch preresnet.lua).
     """
     if option is None:
         return None
@@ -66,6 +69,8 @@ def make_shortcut(option: str | None, in_planes: int, out_planes: int, stride: i
         raise ValueError(f"unknown shortcut option {option!r}; choose one of {SHORTCUT_OPTIONS}")
     same_shape = in_planes == out_planes and stride == 1
     if option == "C" or (option == "B" and not same_shape):
+        if preactivated:
+            return conv1x1(in_planes, out_planes, stride)
         return ProjectionShortcut(in_planes, out_planes, stride)
     if same_shape:
         return nn.Identity()
@@ -77,7 +82,10 @@ class BasicBlock(nn.Module):
     relu(bn2(conv2(relu(bn1(conv1(x))))) + shortcut(x)). Without a shortcut it is the
     corresponding pair of layers of the plain net."""
 
-    expansion = 1
+    expansion = 1                   # output channels per `planes`
+    layers = 2                      # weighted layers per unit: depth = 3 * layers * n + 2
+    preactivated = False            # see units.PreActBlock
+    stem = ("bn", "relu")           # what follows conv1 in the stem of a net of these units
 
     def __init__(self, in_planes: int, planes: int, stride: int, shortcut: nn.Module | None):
         super().__init__()
