@@ -74,7 +74,7 @@ def setup(name: str, profile: str, **params) -> NotebookContext:
     p = get_profile(profile)
     defaults = p.notebooks.get(name.split("_")[0], {})
     resolved = {k: (defaults.get(k) if v is None else v) for k, v in params.items()}
-    for depth in resolved.get("depths") or []:
+    for depth in (resolved.get("depths") or []) + ([resolved["depth"]] if resolved.get("depth") else []):
         units_per_stage(depth)  # ValueError for a depth not of the form 6n+2
     if "seeds" in resolved and not resolved["seeds"]:
         raise ValueError("seeds must name at least one seed")

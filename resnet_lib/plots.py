@@ -43,3 +43,62 @@ def save(fig, path) -> None:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=130, metadata={"Software": None})
     atomic.write_bytes(Path(path), buf.getvalue())
+
+
+def grouped_points(df, group: str, category: str, value: str, order=None, title: str | None = None,
+                   ylabel: str = "test error (%)", reference: dict | None = None):
+    """One panel per `group` value (e.g. depth): each `category` (e.g. shortcut option) as its
+    seeds' points with mean +- sd; `reference` draws a horizontal line per category."""
+    import numpy as np
+
+    groups = sorted(df[group].unique())
+    order = order or sorted(df[category].unique())
+    fig, axes = plt.subplots(1, len(groups), figsize=(max(3.2, 0.55 * len(order) + 1.6) * len(groups), 3.6),
+                             sharey=True, squeeze=False)
+    for ax, g in zip(axes[0], groups):
+        sub = df[df[group] == g]
+        for i, c in enumerate(order):
+            y = sub.loc[sub[category] == c, value].to_numpy()
+            if not len(y):
+                continue
+            ax.scatter(np.full(len(y), i) + np.linspace(-0.08, 0.08, len(y)), y, s=14, color="0.4", zorder=3)
+            ax.errorbar(i + 0.22, y.mean(), yerr=y.std(ddof=1) if len(y) > 1 else 0, fmt="o",
+                        color="C0", capsize=3, zorder=4)
+            if reference and c in reference and reference[c] is not None:
+                ax.hlines(reference[c], i - 0.3, i + 0.3, color="C3", lw=1.5)
+        ax.set_xticks(range(len(order)), order, rotation=45 if max(map(len, map(str, order))) > 3 else 0,
+                      ha="right" if max(map(len, map(str, order))) > 3 else "center", fontsize=8)
+        ax.set_title(f"{group} {g}")
+        ax.grid(alpha=0.3, axis="y")
+    axes[0][0].set_ylabel(ylabel)
+    if title:
+        fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def curves_by_label(panels: dict[str, list[tuple[str, object]]], ylim=(0, 100), title: str | None = None):
+    """One panel per entry; each (label, run) pair drawn in its own colour: training error thin,
+    test error bold. Runs that share a label (seeds) share a colour; the first carries the label."""
+    fig, axes = plt.subplots(1, len(panels), figsize=(5.6 * len(panels), 4.2), sharey=True, squeeze=False)
+    for ax, (panel, pairs) in zip(axes[0], panels.items()):
+        labels = list(dict.fromkeys(label for label, _ in pairs))
+        colours = dict(zip(labels, plt.cm.tab10.colors))
+        seen = set()
+        for label, run in pairs:
+            m = run.metrics
+            tr, te = m[m["split"] == "train_running"], m[m["split"] == "test"]
+            ax.plot(tr["iteration"], tr["error"], lw=0.7, color=colours[label], alpha=0.6)
+            ax.plot(te["iteration"], te["error"], lw=2.0, color=colours[label],
+                    label=None if label in seen else label)
+            seen.add(label)
+        ax.set_title(panel)
+        ax.set_xlabel("iteration")
+        ax.set_ylim(*ylim)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    axes[0][0].set_ylabel("error (%)")
+    note = "thin: training error (running mean, augmented); bold: test error"
+    fig.suptitle(f"{title}\n{note}" if title else note, fontsize=9)
+    fig.tight_layout()
+    return fig

@@ -90,3 +90,63 @@ def test_bad_depth_fails_the_notebook_with_a_clear_message(cifar_dir):
 def test_cli_reports_unknown_parameter_as_usage_error(capsys):
     assert report.main(["--profile", "smoke", "-p", "nope", "1", "01"]) == 2
     assert "no parameter" in capsys.readouterr().err
+
+
+NB02 = report.NOTEBOOKS_DIR / "02_shortcut_options.py"
+NB03 = report.NOTEBOOKS_DIR / "03_identity_mappings.py"
+
+
+def test_notebook_02_records_options_costs_and_a_paired_verdict(cifar_dir):
+    report.run_notebook(NB02, "smoke", {"data_dir": str(cifar_dir)})
+    results = RESULTS_DIR / "smoke" / "02_shortcut_options"
+    p = get_profile("smoke").notebooks["02"]
+    runs = pd.read_csv(results / "runs.csv")
+    assert sorted(set(zip(runs["option"], runs["depth"], runs["seed"]))) == sorted(
+        (o, d, s) for o in "ABC" for d in p["depths"] for s in p["seeds"])
+    costs = pd.read_csv(results / "costs.csv").set_index(["depth", "option"])
+    for d in p["depths"]:  # B adds the same two projections at every depth (16->32, 32->64)
+        assert costs.loc[(d, "B"), "extra_parameters_vs_A"] == 2_752
+        assert costs.loc[(d, "A"), "multiply_adds_M"] < costs.loc[(d, "B"), "multiply_adds_M"] \
+            < costs.loc[(d, "C"), "multiply_adds_M"]
+    table = pd.read_csv(results / "comparison.csv")
+    assert (table["seeds"] == len(p["seeds"])).all()
+    assert set(table["imagenet_resnet34_top1"]) == {25.03, 24.52, 24.19}
+    v = json.loads((results / "verdict.json").read_text())["verdict"]
+    assert set(v["ordered_by_depth"]) == {str(d) for d in p["depths"]}
+    for name, gap in v["gaps"].items():
+        hi, lo = name.split("-")
+        assert gap["pairs"] == len(p["depths"]) * len(p["seeds"])
+        pairs = runs.pivot_table(index=["depth", "seed"], columns="option", values="test_error")
+        assert gap["mean"] == pytest.approx((pairs[hi] - pairs[lo]).mean())
+        assert gap["significant"] == (gap["ci95"][0] > 0 or gap["ci95"][1] < 0)
+    assert v["noise_sd"] > 0 and v["noise_dof"] == 3 * len(p["depths"]) * (len(p["seeds"]) - 1)
+    assert notebook.FIGURES_DIR.joinpath("smoke", "02_shortcut_options.png").stat().st_size > 10_000
+
+
+def test_notebook_03_trains_every_variant_and_judges_each_family(cifar_dir):
+    report.run_notebook(NB03, "smoke", {"data_dir": str(cifar_dir)})
+    results = RESULTS_DIR / "smoke" / "03_identity_mappings"
+    p = get_profile("smoke").notebooks["03"]
+    runs = pd.read_csv(results / "runs.csv")
+    assert set(runs["variant"]) == set(p["variants"])
+    assert sorted(runs.loc[runs["variant"] == "original", "seed"]) == p["original_seeds"]
+    table = pd.read_csv(results / "comparison.csv").set_index("variant")
+    assert table.loc["full_preactivation", "paper_error_resnet110"] == 6.37
+    assert table.loc["dropout_shortcut", "paper_fails"]
+    judged = table.drop(index="original")
+    assert (judged["change_ci_low"] <= judged["change_vs_original"]).all()
+    assert ((judged["ours_vs_original"] == "worse") == (judged["change_ci_low"] > 0)).all()
+    mean = runs.groupby("variant")["test_error"].mean()
+    assert judged.loc["bn_after_addition", "change_vs_original"] == pytest.approx(
+        mean["bn_after_addition"] - mean["original"], abs=1e-3)
+    record = json.loads((results / "verdict.json").read_text())
+    v = record["verdict"]
+    assert set(v["families"]) == {"shortcut", "activation"}
+    assert v["fail_threshold_informative"] == (v["original_error"] < 20)
+    assert record["parameters"]["depth"] == p["depth"]
+    assert notebook.FIGURES_DIR.joinpath("smoke", "03_identity_mappings.png").stat().st_size > 10_000
+
+
+def test_notebook_03_refuses_an_unknown_variant(cifar_dir):
+    with pytest.raises(papermill.PapermillExecutionError, match="unknown variant 'gated'"):
+        report.run_notebook(NB03, "smoke", {"variants": ["original", "gated"], "data_dir": str(cifar_dir)})

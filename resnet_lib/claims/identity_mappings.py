@@ -86,3 +86,125 @@ def configs(profile: str, depth: int, variants: list[str], seeds: list[int],
         for seed in (original_seeds or seeds) if v is ORIGINAL else seeds:
             out.append(RunConfig("resnet", seed, r, {"depth": depth, **v.options}))
     return out
+
+
+def variant_of(run) -> Variant:
+    """The variant a run trained, from its model options."""
+    opts = {k: v for k, v in run.config.model_options.items() if k != "depth"}
+    for v in VARIANTS:
+        if v.options == opts:
+            return v
+    raise ValueError(f"run {run.config.run_id} is none of the variants")
+
+
+def run_table(runs) -> "pd.DataFrame":
+    import pandas as pd
+
+    rows = []
+    for r in runs:
+        v = variant_of(r)
+        rows.append({"variant": v.key, "family": v.family, "label": v.label,
+                     "depth": r.summary["depth"], "seed": r.summary["seed"],
+                     "parameters": r.summary["parameters"],
+                     **{f"{k}_error": e for k, e in r.summary["final_error"].items()}})
+    return pd.DataFrame(rows)
+
+
+def _noise(df, col: str) -> tuple[float | None, int]:
+    """Pooled sd over seeds within each variant, and its degrees of freedom."""
+    import numpy as np
+
+    groups = [g[col].to_numpy() for _, g in df.groupby("variant")]
+    dof = sum(len(g) - 1 for g in groups)
+    if not dof:
+        return None, 0
+    return float(np.sqrt(sum(((g - g.mean()) ** 2).sum() for g in groups) / dof)), dof
+
+
+def comparison_table(runs, split: str = "test") -> "pd.DataFrame":
+    """Per variant: error (median, as the paper reports, and mean, sd over seeds), the change
+    from the original unit with its 95% interval, and the paper's ResNet-110 numbers."""
+    import numpy as np
+    import pandas as pd
+    from scipy import stats as st
+
+    df = run_table(runs)
+    col = f"{split}_error"
+    noise_sd, dof = _noise(df, col)
+    base = df[df["variant"] == ORIGINAL.key][col]
+    rows = []
+    for v in VARIANTS:
+        sub = df[df["variant"] == v.key]
+        if sub.empty:
+            continue
+        e = sub[col]
+        row = {"variant": v.key, "family": v.family, "label": v.label, "seeds": len(e),
+               f"{split}_error_median": float(e.median()), f"{split}_error_mean": float(e.mean()),
+               f"{split}_error_sd": float(e.std(ddof=1)) if len(e) > 1 else np.nan,
+               "train_error_mean": float(sub["train_error"].mean()),
+               "fails_by_paper_threshold": bool(e.median() > FAIL_THRESHOLD),
+               "paper_error_resnet110": v.paper_error_110, "paper_fails": v.paper_fails,
+               "paper_source": v.source}
+        if v is not ORIGINAL and len(base) and noise_sd:
+            diff = float(e.mean() - base.mean())
+            half = float(st.t.ppf(0.975, dof) * noise_sd * np.sqrt(1 / len(e) + 1 / len(base)))
+            row.update(change_vs_original=diff, change_ci_low=diff - half, change_ci_high=diff + half)
+            row["ours_vs_original"] = ("worse" if diff - half > 0 else "better" if diff + half < 0
+                                       else "within noise")
+        paper_base = ORIGINAL.paper_error_110
+        row["paper_vs_original"] = ("" if v is ORIGINAL else "worse" if v.paper_fails
+                                    else "worse" if v.paper_error_110 - paper_base > 0.5
+                                    else "better" if paper_base - v.paper_error_110 > 0.2
+                                    else "about equal")
+        rows.append(row)
+    out = pd.DataFrame(rows)
+    paper_cols = ["paper_error_resnet110", "paper_fails", "paper_vs_original", "paper_source"]
+    return out[[c for c in out.columns if c not in paper_cols] + paper_cols]
+
+
+def verdict(runs, split: str = "test") -> dict:
+    """Per ablation family: which variants are worse than the original unit beyond seed noise,
+    against the paper's Table 1 / Table 2, and which 'fail' (> 20% error)."""
+    table = comparison_table(runs, split)
+    df = run_table(runs)
+    noise_sd, dof = _noise(df, f"{split}_error")
+    base = table[table["variant"] == ORIGINAL.key]
+    base_err = float(base[f"{split}_error_median"].iloc[0]) if len(base) else None
+    threshold_informative = base_err is not None and base_err < FAIL_THRESHOLD
+    out = {"split": split, "noise_sd": noise_sd, "noise_dof": dof, "original_error": base_err,
+           "fail_threshold_informative": threshold_informative, "families": {}}
+    texts = []
+    for family, table_no in (("shortcut", "Table 1"), ("activation", "Table 2")):
+        sub = table[table["family"] == family]
+        if sub.empty or "ours_vs_original" not in sub:
+            continue
+        judged = sub.dropna(subset=["ours_vs_original"])
+        agree = [r.variant for r in judged.itertuples()
+                 if r.ours_vs_original == r.paper_vs_original
+                 or (r.paper_vs_original == "about equal" and r.ours_vs_original == "within noise")]
+        worse = list(judged.loc[judged["ours_vs_original"] == "worse", "variant"])
+        better = list(judged.loc[judged["ours_vs_original"] == "better", "variant"])
+        fails = list(sub.loc[sub["fails_by_paper_threshold"], "variant"])
+        paper_fails = list(sub.loc[sub["paper_fails"], "variant"])
+        fam = {"variants": list(sub["variant"]), "worse_than_original": worse,
+               "better_than_original": better, "agree_with_paper": agree,
+               "fail": fails, "paper_fail": paper_fails}
+        line = (f"{table_no} ({family} variants): {len(worse)} of {len(judged)} worse than the "
+                f"original beyond seed noise ({', '.join(worse) or 'none'}), "
+                f"{len(better)} better ({', '.join(better) or 'none'}); the direction matches the "
+                f"paper for {len(agree)} of {len(judged)}.")
+        if family == "shortcut":
+            if threshold_informative:
+                line += (f" Fail (> {FAIL_THRESHOLD:.0f}%): {', '.join(fails) or 'none'}; "
+                         f"the paper: {', '.join(paper_fails) or 'none'}.")
+            else:
+                line += (f" The paper's fail threshold ({FAIL_THRESHOLD:.0f}%) says nothing at this "
+                         f"budget: the original unit itself is at {base_err:.1f}%.")
+        fam["text"] = line
+        out["families"][family] = fam
+        texts.append(line)
+    if noise_sd is not None:
+        texts.append(f"Seed noise: sd {noise_sd:.2f} points of {split} error ({dof} dof), from the "
+                     "variants trained with more than one seed.")
+    out["text"] = "\n".join(texts)
+    return out

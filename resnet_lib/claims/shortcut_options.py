@@ -27,3 +27,95 @@ def configs(profile: str, depths: list[int], seeds: list[int]) -> list[RunConfig
     recipe = get_profile(profile).recipe
     return [RunConfig("resnet", seed, recipe, model_options(option, depth))
             for option in OPTIONS for depth in depths for seed in seeds]
+
+
+def option_of(run) -> str:
+    return run.config.model_options.get("shortcut", "A")
+
+
+def cost_table(depths: list[int]) -> "pd.DataFrame":
+    """Parameters and multiply-adds of each option at each depth, computed from the models."""
+    import pandas as pd
+
+    from ..complexity import multiply_adds
+    from ..models import count_parameters, create_model
+
+    rows = []
+    for depth in depths:
+        base = None
+        for option in OPTIONS:
+            m = create_model("resnet", **model_options(option, depth))
+            p, macs = count_parameters(m), multiply_adds(m)
+            base = base or (p, macs)
+            rows.append({"depth": depth, "option": option, "parameters": p,
+                         "extra_parameters_vs_A": p - base[0], "multiply_adds_M": macs / 1e6,
+                         "extra_multiply_adds_vs_A_pct": 100 * (macs - base[1]) / base[1]})
+    return pd.DataFrame(rows)
+
+
+def run_table(runs) -> "pd.DataFrame":
+    """One row per run: option, depth, seed and final errors (%)."""
+    import pandas as pd
+
+    rows = [{"option": option_of(r), "depth": r.summary["depth"], "seed": r.summary["seed"],
+             "parameters": r.summary["parameters"],
+             **{f"{k}_error": v for k, v in r.summary["final_error"].items()},
+             "test_images": r.summary["eval_images"]["test"]} for r in runs]
+    return pd.DataFrame(rows).sort_values(["depth", "option", "seed"], ignore_index=True)
+
+
+def comparison_table(runs) -> "pd.DataFrame":
+    """Per depth and option: test (and train) error as mean and sd over seeds, with the
+    paper's ImageNet ResNet-34 top-1 error beside it (a different data set: compare order only)."""
+    df = run_table(runs)
+    g = df.groupby(["depth", "option"])
+    out = g[["test_error", "train_error"]].agg(["mean", "std"])
+    out.columns = [f"{a}_{'sd' if b == 'std' else b}" for a, b in out.columns]
+    out.insert(0, "seeds", g.size())
+    out = out.reset_index()
+    out["imagenet_resnet34_top1"] = out["option"].map(IMAGENET_TOP1)
+    return out
+
+
+def verdict(runs, split: str = "test") -> dict:
+    """Is C <= B <= A seen at every depth, and are the gaps larger than seed noise?
+
+    Gaps are paired by (depth, seed): gap(X-Y) = error(X) - error(Y) for runs that share depth
+    and seed (the same data order), averaged with a 95% t interval. Seed noise is the pooled
+    sd of the error over seeds within each option and depth.
+    """
+    import numpy as np
+    from scipy import stats as st
+
+    df = run_table(runs)
+    col = f"{split}_error"
+    means = df.groupby(["depth", "option"])[col].mean().unstack("option")
+    ordered = {int(d): bool(row["C"] <= row["B"] <= row["A"]) for d, row in means.iterrows()}
+    groups = [g[col].to_numpy() for _, g in df.groupby(["depth", "option"])]
+    dof = sum(len(g) - 1 for g in groups)
+    noise_sd = float(np.sqrt(sum(((g - g.mean()) ** 2).sum() for g in groups) / dof)) if dof else None
+    wide = df.pivot_table(index=["depth", "seed"], columns="option", values=col)
+    gaps = {}
+    for hi, lo in (("A", "B"), ("B", "C"), ("A", "C")):
+        d = (wide[hi] - wide[lo]).dropna().to_numpy()
+        g = {"mean": float(d.mean()), "pairs": len(d), "paper_imagenet": IMAGENET_TOP1[hi] - IMAGENET_TOP1[lo]}
+        if len(d) >= 2:
+            half = float(st.t.ppf(0.975, len(d) - 1) * d.std(ddof=1) / np.sqrt(len(d)))
+            g.update(ci95=(g["mean"] - half, g["mean"] + half),
+                     significant=bool(abs(g["mean"]) > half))
+        else:
+            g.update(ci95=None, significant=False)
+        gaps[f"{hi}-{lo}"] = g
+    all_ordered = all(ordered.values())
+    texts = [f"Ordering C <= B <= A of mean {split} error: "
+             + ", ".join(f"depth {d}: {'yes' if ok else 'no'}" for d, ok in ordered.items())
+             + (" (as on ImageNet)." if all_ordered else ".")]
+    for name, g in gaps.items():
+        ci = (f"95% CI {g['ci95'][0]:+.2f} to {g['ci95'][1]:+.2f}" if g["ci95"] else "no interval: one pair")
+        texts.append(f"gap {name}: {g['mean']:+.2f} points over {g['pairs']} paired runs ({ci}; "
+                     f"ImageNet top-1: {g['paper_imagenet']:+.2f}) - "
+                     + ("larger than seed noise." if g["significant"] else "within seed noise."))
+    if noise_sd is not None:
+        texts.append(f"Seed noise: sd {noise_sd:.2f} points of {split} error ({dof} dof).")
+    return {"split": split, "ordered_by_depth": ordered, "ordering_as_paper": all_ordered,
+            "gaps": gaps, "noise_sd": noise_sd, "noise_dof": dof, "text": "\n".join(texts)}
