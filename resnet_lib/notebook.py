@@ -3,13 +3,17 @@ profile, say how the profile departs from the paper, and save its results under 
 
 from __future__ import annotations
 
+import json
 import os
+
+import torch
 from dataclasses import dataclass
 from pathlib import Path
 
 from . import atomic
 from .data import REPO_ROOT
 from .models import units_per_stage
+from .provenance import code_version, device_name
 from .profiles import describe, deviations, get_profile
 from .store import RESULTS_DIR, RunStore
 
@@ -26,6 +30,7 @@ class NotebookContext:
     store: RunStore
     results_dir: Path         # results/<profile>/<name>/
     figures_dir: Path         # figures/<profile>/
+    float_format: str = "%.4g"
 
     def __getattr__(self, key):  # ctx.depths, ctx.seeds, ...
         try:
@@ -38,14 +43,35 @@ class NotebookContext:
 
     def save_table(self, filename: str, df) -> Path:
         path = self.results_dir / filename
-        atomic.write_text(path, df.to_csv(index=False, float_format="%.4g"))
+        atomic.write_text(path, df.to_csv(index=False, float_format=self.float_format))
         return path
+
+    def cached_table(self, filename: str, key: dict, compute):
+        """The table `compute()` returns, saved as `filename`; computed again only when `key`
+        (what it depends on: run ids, analysis parameters, analysis version) changes, or when
+        retraining is requested. So replotting and re-reading never recompute."""
+        import pandas as pd
+
+        from .store import retrain_requested
+
+        path, key_path = self.results_dir / filename, self.results_dir / f"{filename}.key.json"
+        key = json.loads(json.dumps(key, sort_keys=True, default=str))
+        if path.exists() and key_path.exists() and not retrain_requested():
+            if json.loads(key_path.read_text()) == key:
+                print(f"{filename}: reused (delete it, or set RESNET_LIB_RETRAIN=1, to recompute)")
+                return pd.read_csv(path)
+        df = compute()
+        self.save_table(filename, df)
+        atomic.write_json(key_path, key)
+        return pd.read_csv(path)  # what was saved, so a fresh and a reused run read the same
 
     def save_json(self, filename: str, obj, runs=()) -> Path:
         """Save `obj` with the profile, its deviations and the provenance of `runs` beside it."""
         record = {"notebook": self.name, "profile": self.profile, "parameters": self.params,
                   "deviations_from_paper": deviations(self.profile),
                   "compute": _compute(runs),
+                  # the code that computed this record (the runs' own code is under "runs")
+                  "analysis_code": {**code_version(), "device_name": device_name(torch.device("cpu"))},
                   "runs": {r.config.run_id: _provenance(r) for r in runs}, **obj}
         path = self.results_dir / filename
         atomic.write_json(path, record)

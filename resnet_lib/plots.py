@@ -102,3 +102,89 @@ def curves_by_label(panels: dict[str, list[tuple[str, object]]], ylim=(0, 100), 
     fig.suptitle(f"{title}\n{note}" if title else note, fontsize=9)
     fig.tight_layout()
     return fig
+
+
+def layer_responses(layers, title: str | None = None):
+    """He et al. 2015 Fig. 7: std of each 3x3 layer's response, by layer index (top) and sorted
+    by magnitude (bottom); plain nets dashed, ResNets solid, one colour per depth."""
+    fig, axes = plt.subplots(2, 1, figsize=(7.5, 6.4))
+    depths = sorted(layers["depth"].unique())
+    colours = dict(zip(depths, plt.cm.viridis_r([0.15 + 0.8 * i / max(1, len(depths) - 1)
+                                                 for i in range(len(depths))])))
+    for (family, depth), g in layers.groupby(["family", "depth"]):
+        g = g.groupby("layer_index")["std"].mean()  # mean over seeds
+        style = dict(color=colours[depth], ls="--" if family == "plain" else "-", lw=1.3,
+                     label=f"{family}-{depth}")
+        axes[0].plot(g.index, g.values, **style)
+        axes[1].plot(range(1, len(g) + 1), sorted(g.values, reverse=True), **style)
+    axes[0].set_xlabel("layer index (3x3 convs in forward order)")
+    axes[1].set_xlabel("layer index (sorted by magnitude)")
+    for ax in axes:
+        ax.set_ylabel("std")
+        ax.grid(alpha=0.3)
+    axes[0].legend(fontsize=7, ncol=2)
+    if title:
+        fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def lesion_panels(single, deletions, swaps, title: str | None = None):
+    """Veit et al. 2016 Figs. 3-5: error per deleted unit (ResNet and plain), error vs number of
+    deleted units, error vs Kendall tau of a reordering."""
+    import numpy as np
+
+    fig, axes = plt.subplots(1, 3, figsize=(15, 3.9))
+    ax = axes[0]
+    for family, marker in (("resnet", "o"), ("plain", "s")):
+        g = single[(single["family"] == family) & (single["deleted_unit"] >= 0)]
+        if g.empty:
+            continue
+        base = single[(single["family"] == family) & (single["deleted_unit"] < 0)]["error"].iloc[0]
+        line, = ax.plot(g["deleted_unit"], g["error"], marker=marker, ms=3.5, lw=1, label=f"{family}: one unit deleted")
+        ax.axhline(base, color=line.get_color(), ls=":", lw=1)
+        d = g[g["downsampling"]]
+        ax.scatter(d["deleted_unit"], d["error"], s=70, facecolors="none", edgecolors="C3", zorder=4)
+    ax.scatter([], [], s=70, facecolors="none", edgecolors="C3", label="downsampling unit")
+    ax.set_xlabel("deleted unit")
+    ax.set_ylabel("test error (%)")
+    ax.legend(fontsize=7)
+    ax.set_title("deleting one unit (dotted: intact net)")
+    ax = axes[1]
+    m = deletions.groupby("k")["error"].agg(["mean", "std"])
+    ax.errorbar(m.index, m["mean"], yerr=m["std"], marker="o", ms=3.5, capsize=2)
+    ax.set_xlabel("number of units deleted")
+    ax.set_title("deleting k random units (mean +- sd)")
+    ax = axes[2]
+    ax.scatter(swaps["kendall_tau"], swaps["error"], s=10, c=swaps["k"], cmap="viridis")
+    ax.set_xlabel("Kendall tau of the unit order")
+    ax.invert_xaxis()
+    ax.set_title("swapping random pairs of units")
+    for a in axes:
+        a.grid(alpha=0.3)
+    if title:
+        fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def path_gradients(table, grads, title: str | None = None):
+    """Veit et al. 2016 Fig. 6: (a) distribution of path lengths, (b) gradient norm per path
+    length, (c) total gradient per path length."""
+    fig, axes = plt.subplots(1, 3, figsize=(15, 3.7))
+    axes[0].bar(table["k"], table["path_share"], color="C0")
+    axes[0].set_title("path lengths: Binomial(n, 1/2)")
+    axes[0].set_ylabel("share of paths")
+    axes[1].scatter(grads["k"], grads["grad_norm"], s=4, alpha=0.3, color="0.5")
+    axes[1].plot(table["k"], table["mean_grad_norm"], color="C1", marker="o", ms=3)
+    axes[1].set_yscale("log")
+    axes[1].set_title("gradient norm through paths of length k")
+    axes[2].bar(table["k"], table["contribution_share"], color="C2")
+    axes[2].set_title("total gradient per length (paths x mean)")
+    for a in axes:
+        a.set_xlabel("path length (units whose branch the path takes)")
+        a.grid(alpha=0.3)
+    if title:
+        fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    return fig

@@ -45,13 +45,17 @@ def device_name(device: torch.device) -> str:
     return f"{cpu} ({torch.get_num_threads()} threads, {torch.backends.cpu.get_cpu_capability()})"
 
 
-def environment(device: torch.device, data_sha256: dict[str, str], data_root: Path) -> dict:
+def code_version() -> dict:
+    """Which code this is: git commit, whether resnet_lib differs from it, and its hash."""
     status = _git("status", "--porcelain", "--", str(PACKAGE_DIR))
+    return {"git_commit": _git("rev-parse", "HEAD"),
+            "git_dirty": bool(status) if status is not None else None,
+            "code_sha256": code_sha256(), "torch": torch.__version__}
+
+
+def environment(device: torch.device, data_sha256: dict[str, str], data_root: Path) -> dict:
     return {
-        "git_commit": _git("rev-parse", "HEAD"),
-        "git_dirty": bool(status) if status is not None else None,
-        "code_sha256": code_sha256(),
-        "torch": torch.__version__,
+        **code_version(),
         "python": platform.python_version(),
         "platform": platform.platform(),
         "device": str(device),

@@ -110,3 +110,14 @@ class BasicBlock(nn.Module):
         if self.shortcut is not None:
             out = out + self.shortcut(x)
         return self.relu(out)
+
+    def skip(self, x: torch.Tensor) -> torch.Tensor:
+        """The unit with its residual branch deleted (Veit et al. 2016's lesion): relu(h(x)).
+        A plain unit has no shortcut; deleting it passes x on, subsampled and zero-padded like
+        option A where the shape changes."""
+        if self.shortcut is not None:
+            return self.relu(self.shortcut(x))
+        stride, out_planes = self.conv1.stride[0], self.conv2.out_channels
+        if stride == 1 and x.shape[1] == out_planes:
+            return x
+        return ZeroPadShortcut(x.shape[1], out_planes, stride)(x)

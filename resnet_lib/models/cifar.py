@@ -91,19 +91,27 @@ class CifarResNet(nn.Module):
         """All units in forward order (n per stage, 3n in all)."""
         return [*self.layer1, *self.layer2, *self.layer3]
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def stem(self, x: torch.Tensor) -> torch.Tensor:
+        """Image -> input of the first unit."""
         x = self.conv1(x)
         if self.bn1 is not None:
             x = self.bn1(x)
         if self.relu is not None:
             x = self.relu(x)
+        return x
+
+    def head(self, x: torch.Tensor) -> torch.Tensor:
+        """Output of the last unit -> class scores."""
+        if self.final is not None:
+            x = self.final(x)
+        return self.fc(self.pool(x).flatten(1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.stem(x)
         x = self.layer1(x)
         x = self.layer2(x)
         x = self.layer3(x)
-        if self.final is not None:
-            x = self.final(x)
-        x = self.pool(x).flatten(1)
-        return self.fc(x)
+        return self.head(x)
 
 
 @register_model("resnet")

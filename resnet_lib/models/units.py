@@ -150,6 +150,11 @@ class PreActBlock(nn.Module):
         a = self.preact(x)
         return self.residual(a) + self.shortcut(a if self.first_in_stage else x)
 
+    def skip(self, x):
+        """The unit with its residual branch deleted: h(x) (on the activated input where the
+        pre-activation comes before the split)."""
+        return self.shortcut(self.preact(x) if self.first_in_stage else x)
+
 
 class ReLUOnlyPreActBlock(PreActBlock):
     """Table 2 / Fig. 4(d): x + BN(conv(relu(BN(conv(relu(x)))))); BN stays after each conv."""
