@@ -150,3 +150,66 @@ def test_notebook_03_trains_every_variant_and_judges_each_family(cifar_dir):
 def test_notebook_03_refuses_an_unknown_variant(cifar_dir):
     with pytest.raises(papermill.PapermillExecutionError, match="unknown variant 'gated'"):
         report.run_notebook(NB03, "smoke", {"variants": ["original", "gated"], "data_dir": str(cifar_dir)})
+
+
+def _verdict(name):
+    return json.loads((RESULTS_DIR / "smoke" / name / "verdict.json").read_text())
+
+
+def test_notebook_04_records_a_std_per_3x3_layer_and_ratios(cifar_dir):
+    report.run_notebook(report.NOTEBOOKS_DIR / "04_layer_responses.py", "smoke", {"data_dir": str(cifar_dir)})
+    results = RESULTS_DIR / "smoke" / "04_layer_responses"
+    depths = get_profile("smoke").notebooks["04"]["depths"]
+    layers = pd.read_csv(results / "layers.csv")
+    for (family, depth), g in layers.groupby(["family", "depth"]):
+        assert len(g) == depth - 1 and (g["std"] > 0).all()          # every 3x3 layer once
+        assert sorted(g["rank_by_magnitude"]) == list(range(1, depth))
+        assert ((g["std_ci_low"] <= g["std"] * 1.001) & (g["std"] <= g["std_ci_high"] * 1.001)).all()
+    v = _verdict("04_layer_responses")["verdict"]
+    assert set(v["resnet_vs_plain"]) == {str(d) for d in depths}
+    means = layers.groupby(["family", "depth"])["std"].mean()
+    for d, r in v["resnet_vs_plain"].items():
+        assert r["ratio"] == pytest.approx(means[("resnet", int(d))] / means[("plain", int(d))], rel=1e-3)
+        assert r["holds"] == (r["ci95"][1] < 1)
+
+
+def test_notebook_05_lesions_every_unit_and_reuses_its_tables(cifar_dir):
+    nb = report.NOTEBOOKS_DIR / "05_lesion_study.py"
+    report.run_notebook(nb, "smoke", {"data_dir": str(cifar_dir)})
+    results = RESULTS_DIR / "smoke" / "05_lesion_study"
+    p = get_profile("smoke").notebooks["05"]
+    single = pd.read_csv(results / "single_deletions.csv")
+    units = 3 * (p["depth"] - 2) // 6
+    for family in ("resnet", "plain"):
+        g = single[single["family"] == family]
+        assert sorted(g["deleted_unit"]) == list(range(-1, units))
+        intact = g[g["deleted_unit"] == -1].iloc[0]
+        assert intact["increase"] == 0 and (g["error"] - intact["error"] - g["increase"]).abs().max() < 1e-3
+    assert list(single.loc[(single.family == "resnet") & single.downsampling, "deleted_unit"]) == [units // 3, 2 * units // 3]
+    deletions = pd.read_csv(results / "random_deletions.csv")
+    assert deletions.groupby("k").size().to_dict() == {k: p["delete_draws"] for k in p["delete_ks"]}
+    swaps = pd.read_csv(results / "random_swaps.csv")
+    assert swaps["kendall_tau"].between(-1, 1).all() and len(swaps) == len(p["swap_ks"]) * p["swap_draws"]
+    v = _verdict("05_lesion_study")["verdict"]
+    assert v["resnet_base_error"] == pytest.approx(single.loc[(single.family == "resnet") & (single.deleted_unit < 0), "error"].iloc[0])
+    # a second execution reuses the analysis tables instead of recomputing them
+    mtime = (results / "random_deletions.csv").stat().st_mtime_ns
+    out = report.run_notebook(nb, "smoke", {"data_dir": str(cifar_dir)})
+    assert (results / "random_deletions.csv").stat().st_mtime_ns == mtime
+    assert "random_deletions.csv: reused" in out.read_text()
+
+
+def test_notebook_06_measures_every_path_length(cifar_dir):
+    report.run_notebook(report.NOTEBOOKS_DIR / "06_path_lengths.py", "smoke", {"data_dir": str(cifar_dir)})
+    results = RESULTS_DIR / "smoke" / "06_path_lengths"
+    p = get_profile("smoke").notebooks["06"]
+    n = 3 * (p["depth"] - 2) // 6
+    table = pd.read_csv(results / "by_length.csv")
+    assert list(table["k"]) == list(range(n + 1))
+    assert table["paths"].sum() == 2 ** n and table["contribution_share"].sum() == pytest.approx(1, abs=1e-3)
+    grads = pd.read_csv(results / "gradients.csv")
+    assert set(grads["batch"]) == set(range(p["batches"])) and (grads["grad_norm"] > 0).all()
+    v = _verdict("06_path_lengths")["verdict"]
+    lo, hi = v["effective_range"]
+    assert 0 <= lo <= hi <= n and v["units"] == n
+    assert v["gradient_from_short_paths"] == (hi < n / 2)

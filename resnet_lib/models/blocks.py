@@ -116,7 +116,7 @@ class BasicBlock(nn.Module):
         A plain unit has no shortcut; deleting it passes x on, subsampled and zero-padded like
         option A where the shape changes."""
         if self.shortcut is not None:
-            return self.relu(self.shortcut(x))
+            return torch.relu(self.shortcut(x))  # not in place: h(x) may be x itself
         stride, out_planes = self.conv1.stride[0], self.conv2.out_channels
         if stride == 1 and x.shape[1] == out_planes:
             return x
