@@ -6,8 +6,10 @@ the target (`os.replace` is atomic on POSIX and Windows within one file system).
 
 from __future__ import annotations
 
+import errno
 import json
 import os
+import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -53,20 +55,67 @@ def torch_save(path: Path, obj) -> None:
     _atomic(path, lambda f: torch.save(obj, f))
 
 
-def publish_dir(staging: Path, final: Path) -> None:
+def publish_dir(staging: Path, final: Path) -> bool:
     """Move a fully written folder into place. An older folder at `final` is swapped out first
-    and deleted only after the new one is in place."""
+    and deleted only after the new one is in place. If another process publishes the same
+    folder at the same moment, its copy stays and ours is discarded (both are complete); the
+    return value says whether ours was the one published."""
     final.parent.mkdir(parents=True, exist_ok=True)
     old = None
     if final.exists():
         old = final.with_name(f".{final.name}.old-{os.getpid()}")
         os.replace(final, old)
-    os.replace(staging, final)
+    try:
+        os.replace(staging, final)
+    except OSError as e:
+        if e.errno not in (errno.ENOTEMPTY, errno.EEXIST) or not final.exists():
+            raise
+        shutil.rmtree(staging, ignore_errors=True)  # another process won the race
+        published = False
+    else:
+        published = True
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
+    return published
 
 
 def staging_dir(final: Path) -> Path:
-    """A fresh hidden folder beside `final`, to be filled and then published."""
+    """A fresh hidden folder beside `final`, to be filled and then published. Its name holds
+    this process's id, so `remove_leftovers` can tell a crashed writer's folder from a live one."""
     final.parent.mkdir(parents=True, exist_ok=True)
-    return Path(tempfile.mkdtemp(prefix=f".{final.name}.staging-", dir=final.parent))
+    return Path(tempfile.mkdtemp(prefix=f".{final.name}.staging-{os.getpid()}-", dir=final.parent))
+
+
+_LEFTOVER = re.compile(r"^\.(?P<name>.+)\.(?P<kind>staging|old)-(?P<pid>\d+)(-.*)?$")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def remove_leftovers(parent: Path) -> list[str]:
+    """Tidy the hidden folders that writers killed mid-publish leave in `parent`: unfinished
+    staging folders are deleted; a swapped-out old folder is put back if nothing replaced it
+    (the writer died between the two renames), else deleted. Folders of live processes are
+    left alone. Returns what was done, one line each."""
+    done = []
+    if not Path(parent).is_dir():
+        return done
+    for d in sorted(Path(parent).iterdir()):
+        m = _LEFTOVER.match(d.name)
+        if not m or not d.is_dir() or _alive(int(m["pid"])):
+            continue
+        final = d.with_name(m["name"])
+        if m["kind"] == "old" and not final.exists():
+            os.replace(d, final)
+            done.append(f"restored {final.name} from {d.name}")
+        else:
+            shutil.rmtree(d, ignore_errors=True)
+            done.append(f"removed {d.name}")
+    return done

@@ -121,7 +121,8 @@ def layer_responses(layers, title: str | None = None):
     axes[1].set_xlabel("layer index (sorted by magnitude)")
     for ax in axes:
         ax.set_ylabel("std")
-        ax.grid(alpha=0.3)
+        ax.set_yscale("log")  # a few plain layers respond 10x more than the rest
+        ax.grid(alpha=0.3, which="both")
     axes[0].legend(fontsize=7, ncol=2)
     if title:
         fig.suptitle(title, fontsize=9)

@@ -124,9 +124,10 @@ class RunStore:
         atomic.write_json(staging / "summary.json", summary)
         atomic.write_json(staging / "environment.json", env)
         atomic.torch_save(staging / "model.pt", {k: v.cpu() for k, v in result.model.state_dict().items()})
-        atomic.publish_dir(staging, final)
+        published = atomic.publish_dir(staging, final)
         ckpt.unlink(missing_ok=True)
-        return Run(config, final, summary, env)
+        # Not published: another process stored the same config first; that copy stands.
+        return Run(config, final, summary, env) if published else self.load(config)
 
     def get(self, config: RunConfig, data: Cifar10 | str | Path | None = None, retrain: bool | None = None,
             **train_kw) -> Run:
@@ -144,6 +145,8 @@ class RunStore:
         """
         retrain = retrain_requested() if retrain is None else retrain
         device = device or default_device()
+        for line in atomic.remove_leftovers(self.root):  # from writers killed mid-publish
+            print(f"run store: {line}", flush=True)
         runs = {c.hash: (None if retrain else self.load(c)) for c in configs}
         todo = [c for c in configs if runs[c.hash] is None]
         if todo:

@@ -206,3 +206,50 @@ def test_val_split_run_reports_every_split_and_trains_on_the_rest(cifar, monkeyp
     result = trainer.run()
     assert set(result.summary["final_error"]) == {"train_running", "train", "val", "test"}
     assert result.summary["eval_images"]["val"] == 100
+
+
+def _write_run_dir(path, text):
+    path.mkdir(parents=True)
+    (path / "summary.json").write_text(text)
+
+
+def test_publishing_the_same_run_twice_at_once_keeps_one_complete_copy(tmp_path, monkeypatch):
+    final = tmp_path / "runs" / "resnet-s0-abc"
+    staging = atomic.staging_dir(final)
+    (staging / "summary.json").write_text("ours")
+    real_replace = os.replace
+
+    def other_process_publishes_first(src, dst):
+        if str(dst) == str(final) and not final.exists():
+            _write_run_dir(final, "theirs")  # lands between our check and our rename
+        return real_replace(src, dst)
+
+    monkeypatch.setattr(atomic.os, "replace", other_process_publishes_first)
+    assert atomic.publish_dir(staging, final) is False
+    assert (final / "summary.json").read_text() == "theirs" and not staging.exists()
+
+
+def _dead_pid():
+    pid = 999_999
+    while True:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return pid
+        except PermissionError:
+            pass
+        pid -= 1
+
+
+def test_leftovers_of_killed_writers_are_tidied_and_live_ones_kept(tmp_path):
+    root, dead = tmp_path / "runs", _dead_pid()
+    _write_run_dir(root / f".a.staging-{dead}-x1y2", "half")        # died while staging
+    _write_run_dir(root / f".b.old-{dead}", "old b")                 # died between the renames
+    _write_run_dir(root / "c", "new c")
+    _write_run_dir(root / f".c.old-{dead}", "old c")                 # died after publishing c
+    _write_run_dir(root / f".d.staging-{os.getpid()}-q", "writing")  # a live writer
+    done = atomic.remove_leftovers(root)
+    assert sorted(p.name for p in root.iterdir()) == sorted(["b", "c", f".d.staging-{os.getpid()}-q"])
+    assert (root / "b" / "summary.json").read_text() == "old b"
+    assert (root / "c" / "summary.json").read_text() == "new c"
+    assert len(done) == 3
