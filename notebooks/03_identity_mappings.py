@@ -48,15 +48,16 @@ depth = None           # None: the profile's depth (paper: 110)
 variants = None        # None: the profile's variants (claims/identity_mappings.py VARIANTS)
 seeds = None           # None: the profile's seeds, for every variant
 original_seeds = None  # None: the profile's seeds for the original unit (the seed-noise estimate)
+bottleneck_depth = None  # None: the profile's (paper: 164, Table 2's bottleneck column; cpu: none)
 data_dir = None        # None: the default search order (resnet_lib/data.py)
 
 # %%
 ctx = notebook.setup("03_identity_mappings", profile, depth=depth, variants=variants,
-                     seeds=seeds, original_seeds=original_seeds)
+                     seeds=seeds, original_seeds=original_seeds, bottleneck_depth=bottleneck_depth)
 print(claim.recipe(profile).warmup_iterations, "warm-up iterations at lr",
       claim.recipe(profile).warmup_lr, "on every run (2016 protocol)")
 runs = ctx.store.get_many(claim.configs(profile, ctx.depth, ctx.variants, ctx.seeds,
-                                        ctx.original_seeds), data=data_dir)
+                                        ctx.original_seeds, ctx.bottleneck_depth), data=data_dir)
 
 # %% [markdown]
 # How much of the signal a scaled shortcut passes from the first unit to the last, here and in
@@ -72,21 +73,21 @@ for lam in (0.5,):
 # ## Training curves per variant
 
 # %%
-by_family = {"Table 1: shortcut variants": [], "Table 2: activation placement": []}
+panels = {}
 for run in runs:
-    v = claim.variant_of(run)
-    if v.family in ("shortcut", "both"):
-        by_family["Table 1: shortcut variants"].append((v.key, run))
-    if v.family in ("activation", "both"):
-        by_family["Table 2: activation placement"].append((v.key, run))
-fig = plots.curves_by_label(by_family, title=f"CIFAR-10, ResNet-{ctx.depth}, profile '{profile}'")
+    v, net = claim.variant_of(run), claim.net_of(run)
+    for family, name in (("shortcut", "Table 1: shortcut variants"), ("activation", "Table 2: activation placement")):
+        if v.family in (family, "both") and not (family == "shortcut" and "bottleneck" in net):
+            panels.setdefault(f"{net}, {name}", []).append((v.key, run))
+fig = plots.curves_by_label(panels, title=f"CIFAR-10, profile '{profile}'")
 plots.save(fig, ctx.figure_path())
 
 # %% [markdown]
 # ## Errors beside the paper's (Tables 1 and 2)
-# Median over seeds (as the paper), mean and sd; the change from the original unit with its 95%
-# interval, judged against the seed noise of the variants trained with several seeds; the
-# paper's ResNet-110 error and whether it calls the variant a failure (above 20%).
+# Median over seeds (as the paper), mean and sd; the change from the original unit of the same
+# net with its 95% interval, judged against the seed noise of the variants trained with several
+# seeds; the paper's error for its ResNet-110 (or ResNet-164, for bottleneck nets) and whether
+# it calls the variant a failure (above 20%).
 
 # %%
 table = claim.comparison_table(runs)

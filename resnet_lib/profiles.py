@@ -84,7 +84,7 @@ PROFILES = {
                    "02": dict(depths=[20, 56, 110], seeds=[0, 1, 2]),
                    # He et al. 2016 report the median of 5 runs
                    "03": dict(depth=110, variants=ALL_VARIANTS, seeds=[0, 1, 2, 3, 4],
-                              original_seeds=None),
+                              original_seeds=None, bottleneck_depth=164),
                    "04": dict(depths=[20, 56, 110], seeds=[0]),
                    "05": dict(depth=110, seed=0, delete_ks=list(range(1, 37)), delete_draws=20,
                               swap_ks=list(range(1, 21)), swap_draws=10),
@@ -97,7 +97,7 @@ PROFILES = {
                    "02": dict(depths=[14, 20], seeds=[0, 1]),
                    "03": dict(depth=20, variants=[v for v in ALL_VARIANTS if v not in
                                                   ("exclusive_gating_0", "shortcut_gating_-6")],
-                              seeds=[0], original_seeds=[0, 1, 2]),
+                              seeds=[0], original_seeds=[0, 1, 2], bottleneck_depth=None),
                    "04": dict(depths=[20, 32, 44, 56], seeds=[0]),
                    "05": dict(depth=56, seed=0, delete_ks=[1, 2, 3, 5, 7, 9, 12, 15, 18],
                               delete_draws=6, swap_ks=[1, 2, 4, 8, 12], swap_draws=6),
@@ -106,7 +106,8 @@ PROFILES = {
                "01: one seed per model: seed noise is estimated from the scatter about the depth trend",
                "02: depths 14 and 20 (paper profile: 20, 56, 110), two seeds",
                "03: ResNet-20 instead of ResNet-110, one seed per variant (three for the original "
-               "unit, which measure the seed noise); two of the paper's gating biases left out",
+               "unit, which measure the seed noise); two of the paper's gating biases left out; "
+               "no ResNet-164 (bottleneck) column of Table 2",
                "04: no ResNet-110 (notebook 01 does not train it in this profile)",
                "05, 06: ResNet-56 (27 units) instead of ResNet-110 (54 units); fewer random draws "
                "(05: 6 per k; 06: 6 sets per path length on 3 batches of 100 test images)"),
@@ -117,7 +118,8 @@ PROFILES = {
                                 train_eval_images=200, log_every=2, eval_every=4),
         notebooks={"01": dict(depths=[8, 14, 20], seeds=[0]),
                    "02": dict(depths=[8, 14], seeds=[0, 1]),
-                   "03": dict(depth=8, variants=ALL_VARIANTS, seeds=[0], original_seeds=[0, 1]),
+                   "03": dict(depth=8, variants=ALL_VARIANTS, seeds=[0], original_seeds=[0, 1],
+                              bottleneck_depth=11),
                    "04": dict(depths=[8, 14], seeds=[0]),
                    "05": dict(depth=14, seed=0, delete_ks=[1, 2, 3], delete_draws=2, swap_ks=[1, 2],
                               swap_draws=2),

@@ -5,10 +5,10 @@ import torch
 
 from resnet_lib.models import (CifarResNet, ZeroPadShortcut, count_parameters, create_model,
                                list_models, make_shortcut)
-from resnet_lib.models.units import UNITS, PreActBlock
+from resnet_lib.models.units import BOTTLENECK_UNITS, UNITS, PreActBlock
 from resnet_lib.paper import PREACT_PARAMETERS, RESNET_PARAMETERS
 
-BASIC_UNITS = [u for u in UNITS if u != "preact_bottleneck"]
+BASIC_UNITS = list(UNITS)
 
 
 @pytest.mark.parametrize("depth", sorted(RESNET_PARAMETERS))
@@ -58,6 +58,15 @@ def test_preactivation_bottleneck_nets_have_the_papers_parameter_counts():
     weights = sum(p.numel() for n, p in r1001.named_parameters() if p.dim() > 1 or n.startswith("fc"))
     assert round(weights / 1e6, 1) == PREACT_PARAMETERS[1001] / 1e6  # BN affine excluded, see paper.py
     assert len(r164.blocks) == 54 and len(r1001.blocks) == 333
+
+
+@pytest.mark.parametrize("unit", BOTTLENECK_UNITS)
+def test_bottleneck_forms_of_the_activation_variants(unit):
+    _forward_backward_is_finite(create_model("resnet", depth=11, unit=unit, bottleneck=True, shortcut="B"))
+    with torch.device("meta"):
+        net = create_model("resnet", depth=164, unit=unit, bottleneck=True, shortcut="B")
+    # ResNet-164 of every placement has the paper's 1.7M parameters (they differ by a few BNs)
+    assert round(count_parameters(net) / 1e6, 1) == 1.7 and len(net.blocks) == 54
 
 
 def test_gating_limits_give_the_shortcut_or_the_branch():

@@ -128,21 +128,30 @@ def test_notebook_03_trains_every_variant_and_judges_each_family(cifar_dir):
     results = RESULTS_DIR / "smoke" / "03_identity_mappings"
     p = get_profile("smoke").notebooks["03"]
     runs = pd.read_csv(results / "runs.csv")
-    assert set(runs["variant"]) == set(p["variants"])
-    assert sorted(runs.loc[runs["variant"] == "original", "seed"]) == p["original_seeds"]
-    table = pd.read_csv(results / "comparison.csv").set_index("variant")
-    assert table.loc["full_preactivation", "paper_error_resnet110"] == 6.37
-    assert table.loc["dropout_shortcut", "paper_fails"]
-    judged = table.drop(index="original")
+    basic, bottleneck = runs[~runs["bottleneck"]], runs[runs["bottleneck"]]
+    assert set(basic["variant"]) == set(p["variants"])
+    assert set(bottleneck["variant"]) == {"original", "bn_after_addition", "relu_before_addition",
+                                          "relu_only_preactivation", "full_preactivation"}
+    assert set(bottleneck["depth"]) == {p["bottleneck_depth"]}
+    assert sorted(basic.loc[basic["variant"] == "original", "seed"]) == p["original_seeds"]
+    table = pd.read_csv(results / "comparison.csv")
+    nets = {net: g.set_index("variant") for net, g in table.groupby("net")}
+    basic_t = nets[f"ResNet-{p['depth']}"]
+    assert basic_t.loc["full_preactivation", "paper_error"] == 6.37
+    assert nets[f"ResNet-{p['bottleneck_depth']} (bottleneck)"].loc["full_preactivation", "paper_error"] == 5.46
+    assert basic_t.loc["dropout_shortcut", "paper_fails"]
+    judged = table.dropna(subset=["change_vs_original"])
     assert (judged["change_ci_low"] <= judged["change_vs_original"]).all()
     assert ((judged["ours_vs_original"] == "worse") == (judged["change_ci_low"] > 0)).all()
-    mean = runs.groupby("variant")["test_error"].mean()
-    assert judged.loc["bn_after_addition", "change_vs_original"] == pytest.approx(
+    mean = basic.groupby("variant")["test_error"].mean()
+    assert basic_t.loc["bn_after_addition", "change_vs_original"] == pytest.approx(
         mean["bn_after_addition"] - mean["original"], abs=1e-3)
     record = json.loads((results / "verdict.json").read_text())
     v = record["verdict"]
-    assert set(v["families"]) == {"shortcut", "activation"}
-    assert v["fail_threshold_informative"] == (v["original_error"] < 20)
+    assert set(v["nets"][f"ResNet-{p['depth']}"]["families"]) == {"shortcut", "activation"}
+    assert set(v["nets"][f"ResNet-{p['bottleneck_depth']} (bottleneck)"]["families"]) == {"activation"}
+    for net in v["nets"].values():
+        assert net["fail_threshold_informative"] == (net["original_error"] < 20)
     assert record["parameters"]["depth"] == p["depth"]
     assert notebook.FIGURES_DIR.joinpath("smoke", "03_identity_mappings.png").stat().st_size > 10_000
 

@@ -39,7 +39,7 @@ def _positions(model) -> list[tuple[nn.Sequential, int]]:
 def downsampling_units(model) -> list[int]:
     """Indices of the units that change the shape (stride 2 or more channels)."""
     return [i for i, b in enumerate(model.blocks)
-            if b.conv1.stride[0] != 1 or b.conv1.in_channels != _out_channels(b)]
+            if max(b.conv1.stride[0], b.conv2.stride[0]) != 1 or b.conv1.in_channels != _out_channels(b)]
 
 
 def _out_channels(unit) -> int:

@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 
 from ..models.blocks import BasicBlock
-from ..models.units import PreActBlock
+from ..models.units import Bottleneck, PreActBlock
 
 
 def _parts(unit, x):
@@ -27,7 +27,7 @@ def _parts(unit, x):
     if isinstance(unit, PreActBlock):
         a = unit.preact(x)
         return unit.residual(a), unit.shortcut(a if unit.first_in_stage else x), False
-    if type(unit) is BasicBlock and unit.shortcut is not None:
+    if type(unit) in (BasicBlock, Bottleneck) and unit.shortcut is not None:
         return unit.branch(x), unit.shortcut(x), True
     raise ValueError(f"path gradients need residual units of the original or pre-activation "
                      f"kind, not {type(unit).__name__}" + (" without a shortcut" if type(unit) is BasicBlock else ""))

@@ -27,10 +27,11 @@ class Variant:
     paper_error_110: float | None   # ResNet-110 test error (%); None where the paper says "fail"
     paper_fails: bool
     source: str
+    paper_error_164: float | None = None  # Table 2's ResNet-164 (bottleneck) column
 
 
 ORIGINAL = Variant("original", "both", "original (post-activation, identity shortcut)", {},
-                   6.61, False, f"{HE2016}, Tables 1-2")
+                   6.61, False, f"{HE2016}, Tables 1-2", 5.93)
 VARIANTS = (
     ORIGINAL,
     Variant("scale_shortcut_0.5", "shortcut", "constant scaling: 0.5 on shortcut, 1 on F",
@@ -52,13 +53,13 @@ VARIANTS = (
     Variant("dropout_shortcut", "shortcut", "dropout 0.5 on the shortcut",
             {"unit": "dropout_shortcut"}, None, True, f"{HE2016}, Table 1"),
     Variant("bn_after_addition", "activation", "BN after addition",
-            {"unit": "bn_after_addition"}, 8.17, False, f"{HE2016}, Table 2"),
+            {"unit": "bn_after_addition"}, 8.17, False, f"{HE2016}, Table 2", 6.5),
     Variant("relu_before_addition", "activation", "ReLU before addition",
-            {"unit": "relu_before_addition"}, 7.84, False, f"{HE2016}, Table 2"),
+            {"unit": "relu_before_addition"}, 7.84, False, f"{HE2016}, Table 2", 6.14),
     Variant("relu_only_preactivation", "activation", "ReLU-only pre-activation",
-            {"unit": "relu_only_preactivation"}, 6.71, False, f"{HE2016}, Table 2"),
+            {"unit": "relu_only_preactivation"}, 6.71, False, f"{HE2016}, Table 2", 5.91),
     Variant("full_preactivation", "activation", "full pre-activation",
-            {"unit": "full_preactivation"}, 6.37, False, f"{HE2016}, Table 2"),
+            {"unit": "full_preactivation"}, 6.37, False, f"{HE2016}, Table 2", 5.46),
 )
 BY_KEY = {v.key: v for v in VARIANTS}
 
@@ -75,26 +76,47 @@ def recipe(profile: str):
     return dataclasses.replace(get_profile(profile).recipe, warmup_min_depth=0)
 
 
+# Bottleneck nets (ResNet-164) use projections where the shape changes, as in the paper.
+BOTTLENECK_OPTIONS = {"bottleneck": True, "shortcut": "B"}
+
+
 def configs(profile: str, depth: int, variants: list[str], seeds: list[int],
-            original_seeds: list[int] | None = None) -> list[RunConfig]:
+            original_seeds: list[int] | None = None,
+            bottleneck_depth: int | None = None) -> list[RunConfig]:
     """Every run: each variant at `depth` for each seed; the original unit, the baseline of both
-    families, for `original_seeds` (default `seeds`), which gives the seed noise."""
+    families, for `original_seeds` (default `seeds`), which gives the seed noise. With
+    `bottleneck_depth` (paper: 164), Table 2's activation variants also as bottleneck nets."""
     r = recipe(profile)
     out = []
-    for key in variants:
-        v = get_variant(key)
-        for seed in (original_seeds or seeds) if v is ORIGINAL else seeds:
-            out.append(RunConfig("resnet", seed, r, {"depth": depth, **v.options}))
+    nets = [({"depth": depth}, VARIANTS)]
+    if bottleneck_depth:
+        nets.append(({"depth": bottleneck_depth, **BOTTLENECK_OPTIONS},
+                     [v for v in VARIANTS if v.family in ("activation", "both")]))
+    for net, allowed in nets:
+        for key in variants:
+            v = get_variant(key)
+            if v not in allowed:
+                continue
+            for seed in (original_seeds or seeds) if v is ORIGINAL else seeds:
+                out.append(RunConfig("resnet", seed, r, {**net, **v.options}))
     return out
 
 
 def variant_of(run) -> Variant:
     """The variant a run trained, from its model options."""
     opts = {k: v for k, v in run.config.model_options.items() if k != "depth"}
+    if opts.get("bottleneck"):
+        opts = {k: v for k, v in opts.items() if k not in BOTTLENECK_OPTIONS}
     for v in VARIANTS:
         if v.options == opts:
             return v
     raise ValueError(f"run {run.config.run_id} is none of the variants")
+
+
+def net_of(run) -> str:
+    """'ResNet-20', or 'ResNet-164 (bottleneck)'."""
+    bottleneck = run.config.model_options.get("bottleneck", False)
+    return f"ResNet-{run.summary['depth']}" + (" (bottleneck)" if bottleneck else "")
 
 
 def run_table(runs) -> "pd.DataFrame":
@@ -103,9 +125,9 @@ def run_table(runs) -> "pd.DataFrame":
     rows = []
     for r in runs:
         v = variant_of(r)
-        rows.append({"variant": v.key, "family": v.family, "label": v.label,
-                     "depth": r.summary["depth"], "seed": r.summary["seed"],
-                     "parameters": r.summary["parameters"],
+        rows.append({"net": net_of(r), "variant": v.key, "family": v.family, "label": v.label,
+                     "depth": r.summary["depth"], "bottleneck": "bottleneck" in net_of(r),
+                     "seed": r.summary["seed"], "parameters": r.summary["parameters"],
                      **{f"{k}_error": e for k, e in r.summary["final_error"].items()}})
     return pd.DataFrame(rows)
 
@@ -121,90 +143,107 @@ def _noise(df, col: str) -> tuple[float | None, int]:
     return float(np.sqrt(sum(((g - g.mean()) ** 2).sum() for g in groups) / dof)), dof
 
 
-def comparison_table(runs, split: str = "test") -> "pd.DataFrame":
-    """Per variant: error (median, as the paper reports, and mean, sd over seeds), the change
-    from the original unit with its 95% interval, and the paper's ResNet-110 numbers."""
+def _paper_vs_original(v: Variant, bottleneck: bool) -> str:
+    if v is ORIGINAL:
+        return ""
+    if v.paper_fails:
+        return "worse"
+    ours, base = ((v.paper_error_164, ORIGINAL.paper_error_164) if bottleneck
+                  else (v.paper_error_110, ORIGINAL.paper_error_110))
+    return "worse" if ours - base > 0.5 else "better" if base - ours > 0.2 else "about equal"
+
+
+def _net_rows(df, split: str) -> list[dict]:
     import numpy as np
-    import pandas as pd
     from scipy import stats as st
 
-    df = run_table(runs)
     col = f"{split}_error"
     noise_sd, dof = _noise(df, col)
     base = df[df["variant"] == ORIGINAL.key][col]
+    bottleneck = bool(df["bottleneck"].iloc[0])
     rows = []
     for v in VARIANTS:
         sub = df[df["variant"] == v.key]
         if sub.empty:
             continue
         e = sub[col]
-        row = {"variant": v.key, "family": v.family, "label": v.label, "seeds": len(e),
-               f"{split}_error_median": float(e.median()), f"{split}_error_mean": float(e.mean()),
+        row = {"net": sub["net"].iloc[0], "variant": v.key, "family": v.family, "label": v.label,
+               "seeds": len(e), f"{split}_error_median": float(e.median()),
+               f"{split}_error_mean": float(e.mean()),
                f"{split}_error_sd": float(e.std(ddof=1)) if len(e) > 1 else np.nan,
                "train_error_mean": float(sub["train_error"].mean()),
-               "fails_by_paper_threshold": bool(e.median() > FAIL_THRESHOLD),
-               "paper_error_resnet110": v.paper_error_110, "paper_fails": v.paper_fails,
-               "paper_source": v.source}
+               "fails_by_paper_threshold": bool(e.median() > FAIL_THRESHOLD)}
         if v is not ORIGINAL and len(base) and noise_sd:
             diff = float(e.mean() - base.mean())
             half = float(st.t.ppf(0.975, dof) * noise_sd * np.sqrt(1 / len(e) + 1 / len(base)))
             row.update(change_vs_original=diff, change_ci_low=diff - half, change_ci_high=diff + half)
             row["ours_vs_original"] = ("worse" if diff - half > 0 else "better" if diff + half < 0
                                        else "within noise")
-        paper_base = ORIGINAL.paper_error_110
-        row["paper_vs_original"] = ("" if v is ORIGINAL else "worse" if v.paper_fails
-                                    else "worse" if v.paper_error_110 - paper_base > 0.5
-                                    else "better" if paper_base - v.paper_error_110 > 0.2
-                                    else "about equal")
+        row.update(paper_net="ResNet-164" if bottleneck else "ResNet-110",
+                   paper_error=v.paper_error_164 if bottleneck else v.paper_error_110,
+                   paper_fails=v.paper_fails and not bottleneck,
+                   paper_vs_original=_paper_vs_original(v, bottleneck), paper_source=v.source)
         rows.append(row)
-    out = pd.DataFrame(rows)
-    paper_cols = ["paper_error_resnet110", "paper_fails", "paper_vs_original", "paper_source"]
-    return out[[c for c in out.columns if c not in paper_cols] + paper_cols]
+    return rows
+
+
+def comparison_table(runs, split: str = "test") -> "pd.DataFrame":
+    """Per net and variant: error (median, as the paper reports, and mean, sd over seeds), the
+    change from the original unit of the same net with its 95% interval (seed noise pooled over
+    the variants trained with several seeds), and the paper's number for its ResNet-110 (basic
+    units) or ResNet-164 (bottleneck)."""
+    import pandas as pd
+
+    df = run_table(runs)
+    rows = [row for _, g in df.groupby("net", sort=False) for row in _net_rows(g, split)]
+    return pd.DataFrame(rows)
 
 
 def verdict(runs, split: str = "test") -> dict:
-    """Per ablation family: which variants are worse than the original unit beyond seed noise,
-    against the paper's Table 1 / Table 2, and which 'fail' (> 20% error)."""
+    """Per net and ablation family: which variants are worse (or better) than the original unit
+    beyond seed noise, against the paper's Table 1 / Table 2, and which 'fail' (> 20% error)."""
     table = comparison_table(runs, split)
     df = run_table(runs)
-    noise_sd, dof = _noise(df, f"{split}_error")
-    base = table[table["variant"] == ORIGINAL.key]
-    base_err = float(base[f"{split}_error_median"].iloc[0]) if len(base) else None
-    threshold_informative = base_err is not None and base_err < FAIL_THRESHOLD
-    out = {"split": split, "noise_sd": noise_sd, "noise_dof": dof, "original_error": base_err,
-           "fail_threshold_informative": threshold_informative, "families": {}}
+    out = {"split": split, "nets": {}}
     texts = []
-    for family, table_no in (("shortcut", "Table 1"), ("activation", "Table 2")):
-        sub = table[table["family"] == family]
-        if sub.empty or "ours_vs_original" not in sub:
-            continue
-        judged = sub.dropna(subset=["ours_vs_original"])
-        agree = [r.variant for r in judged.itertuples()
-                 if r.ours_vs_original == r.paper_vs_original
-                 or (r.paper_vs_original == "about equal" and r.ours_vs_original == "within noise")]
-        worse = list(judged.loc[judged["ours_vs_original"] == "worse", "variant"])
-        better = list(judged.loc[judged["ours_vs_original"] == "better", "variant"])
-        fails = list(sub.loc[sub["fails_by_paper_threshold"], "variant"])
-        paper_fails = list(sub.loc[sub["paper_fails"], "variant"])
-        fam = {"variants": list(sub["variant"]), "worse_than_original": worse,
-               "better_than_original": better, "agree_with_paper": agree,
-               "fail": fails, "paper_fail": paper_fails}
-        line = (f"{table_no} ({family} variants): {len(worse)} of {len(judged)} worse than the "
-                f"original beyond seed noise ({', '.join(worse) or 'none'}), "
-                f"{len(better)} better ({', '.join(better) or 'none'}); the direction matches the "
-                f"paper for {len(agree)} of {len(judged)}.")
-        if family == "shortcut":
-            if threshold_informative:
-                line += (f" Fail (> {FAIL_THRESHOLD:.0f}%): {', '.join(fails) or 'none'}; "
-                         f"the paper: {', '.join(paper_fails) or 'none'}.")
-            else:
-                line += (f" The paper's fail threshold ({FAIL_THRESHOLD:.0f}%) says nothing at this "
-                         f"budget: the original unit itself is at {base_err:.1f}%.")
-        fam["text"] = line
-        out["families"][family] = fam
-        texts.append(line)
-    if noise_sd is not None:
-        texts.append(f"Seed noise: sd {noise_sd:.2f} points of {split} error ({dof} dof), from the "
-                     "variants trained with more than one seed.")
+    for net, sub_net in table.groupby("net", sort=False):
+        noise_sd, dof = _noise(df[df["net"] == net], f"{split}_error")
+        base = sub_net[sub_net["variant"] == ORIGINAL.key]
+        base_err = float(base[f"{split}_error_median"].iloc[0]) if len(base) else None
+        informative = base_err is not None and base_err < FAIL_THRESHOLD
+        rec = {"noise_sd": noise_sd, "noise_dof": dof, "original_error": base_err,
+               "fail_threshold_informative": informative, "families": {}}
+        for family, table_no in (("shortcut", "Table 1"), ("activation", "Table 2")):
+            sub = sub_net[sub_net["family"] == family]
+            if sub.empty or "ours_vs_original" not in sub:
+                continue
+            judged = sub.dropna(subset=["ours_vs_original"])
+            agree = [r.variant for r in judged.itertuples()
+                     if r.ours_vs_original == r.paper_vs_original
+                     or (r.paper_vs_original == "about equal" and r.ours_vs_original == "within noise")]
+            worse = list(judged.loc[judged["ours_vs_original"] == "worse", "variant"])
+            better = list(judged.loc[judged["ours_vs_original"] == "better", "variant"])
+            fails = list(sub.loc[sub["fails_by_paper_threshold"], "variant"])
+            paper_fails = list(sub.loc[sub["paper_fails"], "variant"])
+            line = (f"{net}, {table_no} ({family} variants): {len(worse)} of {len(judged)} worse than "
+                    f"the original beyond seed noise ({', '.join(worse) or 'none'}), {len(better)} "
+                    f"better ({', '.join(better) or 'none'}); the direction matches the paper for "
+                    f"{len(agree)} of {len(judged)}.")
+            if family == "shortcut":
+                if informative:
+                    line += (f" Fail (> {FAIL_THRESHOLD:.0f}%): {', '.join(fails) or 'none'}; "
+                             f"the paper: {', '.join(paper_fails) or 'none'}.")
+                else:
+                    line += (f" The paper's fail threshold ({FAIL_THRESHOLD:.0f}%) says nothing at "
+                             f"this budget: the original unit itself is at {base_err:.1f}%.")
+            rec["families"][family] = {
+                "variants": list(sub["variant"]), "worse_than_original": worse,
+                "better_than_original": better, "agree_with_paper": agree, "fail": fails,
+                "paper_fail": paper_fails, "text": line}
+            texts.append(line)
+        if noise_sd is not None:
+            texts.append(f"{net}: seed noise sd {noise_sd:.2f} points of {split} error ({dof} dof), "
+                         "from the variants trained with more than one seed.")
+        out["nets"][net] = rec
     out["text"] = "\n".join(texts)
     return out

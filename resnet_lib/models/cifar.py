@@ -39,9 +39,9 @@ class CifarResNet(nn.Module):
     built of `unit` (a name in units.UNITS; `unit_options` go to each unit)."""
 
     def __init__(self, depth: int, shortcut: str | None = "A", unit: str = "original",
-                 num_classes: int = 10, **unit_options):
+                 bottleneck: bool = False, num_classes: int = 10, **unit_options):
         super().__init__()
-        block = get_unit(unit)
+        block = get_unit(unit, bottleneck)
         n = units_per_stage(depth, block.layers)
         if shortcut is None and unit != "original":
             raise ValueError(f"a plain net (no shortcuts) is built of original units, not {unit!r}")
@@ -126,8 +126,7 @@ def preresnet(depth: int, bottleneck: bool = True, shortcut: str = "B", **kw) ->
     """Full pre-activation ResNet of He et al. 2016: bottleneck units (depth 9n+2, e.g. 164,
     1001) with projection shortcuts where the shape changes; `bottleneck=False` gives the
     2-layer unit (depth 6n+2)."""
-    unit = "preact_bottleneck" if bottleneck else "full_preactivation"
-    return CifarResNet(depth, shortcut=shortcut, unit=unit, **kw)
+    return CifarResNet(depth, shortcut=shortcut, unit="full_preactivation", bottleneck=bottleneck, **kw)
 
 
 @register_model("preresnet164")

@@ -15,8 +15,10 @@ Activation placement (Table 2, Fig. 4):
     relu_before_addition    relu(F(x)) + h(x)
     relu_only_preactivation h(x) + BN(conv(relu(BN(conv(relu(x))))))
     full_preactivation      h(x) + conv(relu(BN(conv(relu(BN(x))))))
-Bottleneck, for ResNet-164 and ResNet-1001 (Table 3 and 4):
-    preact_bottleneck       h(x) + conv1x1(BN-ReLU(conv3x3(BN-ReLU(conv1x1(BN-ReLU(x))))))
+Bottleneck units (`bottleneck=True`: [1x1, planes] -> [3x3, planes] -> [1x1, 4 planes], depth
+9n+2), for ResNet-164 and ResNet-1001 (Table 2's ResNet-164 column, Tables 3 and 4): the same
+five activation placements, e.g. full pre-activation
+    h(x) + conv1x1(BN-ReLU(conv3x3(BN-ReLU(conv1x1(BN-ReLU(x))))))
 
 Pre-activated units declare how the net around them changes (the paper's sec. 4.1 details,
 as in fb.resnet.torch's preresnet.lua): the stem keeps only what the first unit does not
@@ -173,6 +175,45 @@ class ReLUOnlyPreActBlock(PreActBlock):
         return self.bn2(super().residual(x_act))
 
 
+class Bottleneck(BasicBlock):
+    """The original (post-activation) bottleneck unit (He et al. 2015, Fig. 5 right):
+    relu(BN(conv1x1(relu(BN(conv3x3(relu(BN(conv1x1(x))))))) + h(x))."""
+
+    expansion = 4
+    layers = 3
+
+    def __init__(self, in_planes, planes, stride, shortcut):
+        nn.Module.__init__(self)
+        self.conv1 = conv1x1(in_planes, planes)
+        self.bn1 = nn.BatchNorm2d(planes)
+        self.conv2 = conv3x3(planes, planes, stride)   # stride on the 3x3, as fb.resnet.torch
+        self.bn2 = nn.BatchNorm2d(planes)
+        self.conv3 = conv1x1(planes, planes * self.expansion)
+        self.bn3 = nn.BatchNorm2d(planes * self.expansion)
+        self.relu = nn.ReLU(inplace=True)
+        self.shortcut = shortcut
+
+    def pre_last_bn(self, x):
+        return self.conv3(self.relu(self.bn2(self.conv2(self.relu(self.bn1(self.conv1(x)))))))
+
+    def branch(self, x):
+        return self.bn3(self.pre_last_bn(x))
+
+
+class BottleneckBNAfterAddition(Bottleneck):
+    """Table 2 (ResNet-164): the last BN moved after the addition."""
+
+    def forward(self, x):
+        return self.relu(self.bn3(self.pre_last_bn(x) + self.shortcut(x)))
+
+
+class BottleneckReLUBeforeAddition(Bottleneck):
+    """Table 2 (ResNet-164): the ReLU moved before the addition."""
+
+    def forward(self, x):
+        return self.relu(self.branch(x)) + self.shortcut(x)
+
+
 class PreActBottleneck(PreActBlock):
     """The bottleneck unit of ResNet-164/1001 (He et al. 2016, sec. 4.1), fully pre-activated:
     [1x1, planes] -> [3x3, planes, stride] -> [1x1, 4 planes], each preceded by BN-ReLU."""
@@ -199,6 +240,21 @@ class PreActBottleneck(PreActBlock):
         return self.conv3(self.relu(self.bn2(out)))
 
 
+class ReLUOnlyPreActBottleneck(PreActBottleneck):
+    """Table 2 (ResNet-164), ReLU-only pre-activation: relu-conv-BN three times."""
+
+    stem = ("bn",)
+
+    def __init__(self, in_planes, planes, stride, shortcut, first_in_stage: bool = False):
+        super().__init__(in_planes, planes, stride, shortcut, first_in_stage)
+        self.bn3 = nn.BatchNorm2d(planes * self.expansion)
+
+    make_preactivation = staticmethod(ReLUOnlyPreActBlock.make_preactivation)
+
+    def residual(self, x_act):
+        return self.bn3(super().residual(x_act))
+
+
 # Name -> unit class; CifarResNet(unit=NAME) looks them up here.
 UNITS: dict[str, type[nn.Module]] = {
     "original": BasicBlock,
@@ -210,11 +266,20 @@ UNITS: dict[str, type[nn.Module]] = {
     "relu_before_addition": ReLUBeforeAdditionBlock,
     "relu_only_preactivation": ReLUOnlyPreActBlock,
     "full_preactivation": PreActBlock,
-    "preact_bottleneck": PreActBottleneck,
+}
+# The activation placements of Table 2 in bottleneck form (the ResNet-164 column).
+BOTTLENECK_UNITS: dict[str, type[nn.Module]] = {
+    "original": Bottleneck,
+    "bn_after_addition": BottleneckBNAfterAddition,
+    "relu_before_addition": BottleneckReLUBeforeAddition,
+    "relu_only_preactivation": ReLUOnlyPreActBottleneck,
+    "full_preactivation": PreActBottleneck,
 }
 
 
-def get_unit(name: str) -> type[nn.Module]:
-    if name not in UNITS:
-        raise ValueError(f"unknown unit {name!r}; choose one of {', '.join(UNITS)}")
-    return UNITS[name]
+def get_unit(name: str, bottleneck: bool = False) -> type[nn.Module]:
+    table = BOTTLENECK_UNITS if bottleneck else UNITS
+    if name not in table:
+        kind = "bottleneck unit" if bottleneck else "unit"
+        raise ValueError(f"unknown {kind} {name!r}; choose one of {', '.join(table)}")
+    return table[name]
