@@ -160,7 +160,7 @@ def lesion_panels(single, deletions, swaps, title: str | None = None):
     ax.scatter(swaps["kendall_tau"], swaps["error"], s=10, c=swaps["k"], cmap="viridis")
     ax.set_xlabel("Kendall tau of the unit order")
     ax.invert_xaxis()
-    ax.set_title("swapping random pairs of units")
+    ax.set_title("swapping random pairs of units (colour: number of swaps)")
     for a in axes:
         a.grid(alpha=0.3)
     if title:
