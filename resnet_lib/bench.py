@@ -26,7 +26,7 @@ from . import atomic
 from .config import RunConfig
 from .data import Cifar10, Split, find_data_dir, load_cifar10
 from .profiles import PAPER_RECIPE
-from .provenance import device_name, environment
+from .provenance import environment
 from .store import RESULTS_DIR
 from .train import Trainer, default_device
 
@@ -161,10 +161,10 @@ def main(argv=None) -> int:
                                   "speedup": round(o / b, 2)}
         print(f"resnet{depth:<4}  ours {o:7.1f} img/s   baseline {b:7.1f} img/s   x{o / b:.2f}",
               flush=True)
+    # device, device name, torch version and data root are in "environment", once
     record = {"environment": environment(device, data.file_sha256, data.root),
-              "device": str(device), "device_name": device_name(device),
-              "torch": torch.__version__, "batch_size": 128, "seconds_per_measurement": args.seconds,
-              "data": str(data.root), "throughput_images_per_second": rows}
+              "batch_size": 128, "seconds_per_measurement": args.seconds,
+              "throughput_images_per_second": rows}
     record["resnet110_peak_memory_gb"] = round(peak_memory_gb(device, min(args.seconds, 10)), 2)
     print(f"ResNet-110 training peak memory: {record['resnet110_peak_memory_gb']:.2f} GB", flush=True)
     bf16 = ours(20, data, device, args.seconds / 2, precision="bf16")
