@@ -48,8 +48,7 @@ data_dir = None   # None: the default search order (resnet_lib/data.py)
 ctx = notebook.setup("04_layer_responses", profile, depths=depths, seeds=seeds)
 data = load_cifar10(data_dir)
 runs = ctx.store.get_many(claim.configs(profile, ctx.depths, ctx.seeds), data=data)
-key = {"runs": [r.config.run_id for r in runs], "version": claim.ANALYSIS_VERSION,
-       "data": data.file_sha256}
+key = notebook.analysis_key(runs, data, claim.ANALYSIS_VERSION)
 measured = {}
 
 

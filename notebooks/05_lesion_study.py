@@ -51,8 +51,7 @@ ctx = notebook.setup("05_lesion_study", profile, depth=depth, seed=seed, delete_
 data = load_cifar10(data_dir)
 runs = ctx.store.get_many(claim.configs(profile, ctx.depth, ctx.seed), data=data)
 resnet = next(r for r in runs if r.config.model == "resnet")
-key = {"runs": [r.config.run_id for r in runs], "version": claim.ANALYSIS_VERSION,
-       "data": data.file_sha256, **ctx.params}
+key = notebook.analysis_key(runs, data, claim.ANALYSIS_VERSION, **ctx.params)
 single = ctx.cached_table("single_deletions.csv", key, lambda: claim.single_deletions(runs, data))
 deletions = ctx.cached_table("random_deletions.csv", key, lambda: claim.random_deletions(
     resnet, data, ctx.delete_ks, ctx.delete_draws))

@@ -51,8 +51,7 @@ ctx = notebook.setup("06_path_lengths", profile, depth=depth, seed=seed, batches
                      batch_size=batch_size, samples=samples)
 data = load_cifar10(data_dir)
 runs = ctx.store.get_many(claim.configs(profile, ctx.depth, ctx.seed), data=data)
-key = {"runs": [r.config.run_id for r in runs], "version": claim.ANALYSIS_VERSION,
-       "data": data.file_sha256, **ctx.params}
+key = notebook.analysis_key(runs, data, claim.ANALYSIS_VERSION, **ctx.params)
 grads = ctx.cached_table("gradients.csv", key, lambda: claim.measure(
     runs[0], data, ctx.batches, ctx.batch_size, ctx.samples))
 

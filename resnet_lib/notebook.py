@@ -20,6 +20,14 @@ from .store import RESULTS_DIR, RunStore
 FIGURES_DIR = Path(os.environ.get("RESNET_LIB_FIGURES", REPO_ROOT / "figures"))
 
 
+def analysis_key(runs, data, version, **params) -> dict:
+    """What an analysis table depends on, for `NotebookContext.cached_table`: the runs and their
+    final weights (retraining keeps a run's id but changes its weights), the data files, the
+    analysis code's version and the analysis parameters."""
+    return {"runs": {r.config.run_id: r.weights_sha256 for r in runs}, "data": data.file_sha256,
+            "version": version, **params}
+
+
 @dataclass
 class NotebookContext:
     """A notebook's resolved parameters and where its outputs go."""

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import csv
 import functools
+import hashlib
 import io
 import json
 import os
@@ -58,6 +59,12 @@ class Run:
         import pandas as pd
 
         return pd.read_csv(self.dir / "metrics.csv")
+
+    @functools.cached_property
+    def weights_sha256(self) -> str:
+        """Identifies the trained weights: a run retrained under the same config (same run_id)
+        gets new ones, so analyses of it key on this, not on the run_id alone."""
+        return hashlib.sha256((self.dir / "model.pt").read_bytes()).hexdigest()
 
     def final_error(self, split: str) -> float:
         return self.summary["final_error"][split]
@@ -148,7 +155,8 @@ class RunStore:
         for line in atomic.remove_leftovers(self.root):  # from writers killed mid-publish
             print(f"run store: {line}", flush=True)
         runs = {c.hash: (None if retrain else self.load(c)) for c in configs}
-        todo = [c for c in configs if runs[c.hash] is None]
+        # each config once: two processes training one config would share its checkpoint file
+        todo = list({c.hash: c for c in configs if runs[c.hash] is None}.values())
         if todo:
             if not isinstance(data, Cifar10):
                 data = load_cifar10(data)

@@ -195,6 +195,40 @@ def test_parallel_workers_store_every_run(cifar_dir, tmp_path):
     assert all(r.summary["iterations"] == 12 for r in runs)
 
 
+def test_a_config_asked_for_twice_is_trained_once(cifar, tmp_path, monkeypatch):
+    """Two trainings of one config at once would share its checkpoint file."""
+    store = RunStore(tmp_path / "runs", tmp_path / "cache")
+    trained = []
+    real_train = RunStore.train
+
+    def counting_train(self, cfg, *a, **k):
+        trained.append(cfg.hash)
+        return real_train(self, cfg, *a, **k)
+
+    monkeypatch.setattr(RunStore, "train", counting_train)
+    runs = store.get_many([config(), config(seed=1), config()], cifar, workers=1, progress=False)
+    assert sorted(trained) == sorted({config().hash, config(seed=1).hash})
+    assert runs[0].dir == runs[2].dir and runs[0].summary == runs[2].summary
+
+
+def test_retrained_run_keeps_its_id_but_changes_the_analysis_key(cifar, tmp_path):
+    """An analysis table cached for a run must not be reused for other weights under its id
+    (a run retrained on another host, or with other code, keeps its config and run_id)."""
+    from resnet_lib.notebook import analysis_key
+
+    store = RunStore(tmp_path / "runs", tmp_path / "cache")
+    run = store.get(config(), cifar, progress=False)
+    key = analysis_key([run], cifar, 1, draws=3)
+    assert key == analysis_key([store.load(config())], cifar, 1, draws=3)  # stable while stored
+    state = torch.load(run.dir / "model.pt")
+    state = {k: v + 1e-3 if v.is_floating_point() else v for k, v in state.items()}
+    atomic.torch_save(run.dir / "model.pt", state)  # what a retraining publishes in its place
+    again = store.load(config())
+    assert again.config.run_id == run.config.run_id
+    assert analysis_key([again], cifar, 1, draws=3) != key
+    assert analysis_key([again], cifar, 2, draws=3) != analysis_key([again], cifar, 1, draws=3)
+
+
 def test_val_split_run_reports_every_split_and_trains_on_the_rest(cifar, monkeypatch):
     from resnet_lib import data as data_mod
 
