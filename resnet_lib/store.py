@@ -22,6 +22,8 @@ import hashlib
 import io
 import json
 import os
+import signal
+import sys
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
@@ -184,7 +186,8 @@ class RunStore:
         import multiprocessing
 
         ctx = multiprocessing.get_context("spawn")  # fork would copy the parent's torch threads
-        with ProcessPoolExecutor(workers, mp_context=ctx) as pool:
+        with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_stop_with_parent,
+                                 initargs=(os.getpid(),)) as pool:
             futures = [pool.submit(_train_in_worker, str(self.root), str(self.cache), c.to_dict(),
                                    str(data.root), str(device), threads, retrain, progress)
                        for c in todo]
@@ -192,11 +195,40 @@ class RunStore:
                 yield self.load(RunConfig.from_dict(f.result()))
 
 
+_LAUNCHER_PID: int | None = None  # in a worker: the process that started it
+
+
+def _stop_with_parent(launcher_pid: int) -> None:
+    """Worker initializer: when the process that started the workers dies (a killed notebook
+    kernel, `kill` of the launcher), the kernel sends each worker SIGTERM (Linux): a training
+    worker checkpoints at its next step and exits, an idle one just exits. An orphan training on
+    would race the restarted notebook for the same checkpoint file, at half speed each, and then
+    take the next queued run."""
+    global _LAUNCHER_PID
+    _LAUNCHER_PID = launcher_pid
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, int(signal.SIGTERM))
+    _exit_if_orphaned()  # the launcher died before the line above took effect
+
+
+def _exit_if_orphaned() -> None:
+    if _LAUNCHER_PID is not None and os.getppid() != _LAUNCHER_PID:
+        os._exit(128 + signal.SIGTERM)  # nobody is waiting for a result
+
+
 def _train_in_worker(root, cache, config_dict, data_root, device, threads, retrain, progress):
+    _exit_if_orphaned()  # a queued run handed to a worker whose launcher is gone
     torch.set_num_threads(threads)
     config = RunConfig.from_dict(config_dict)
-    RunStore(root, cache).train(config, load_cifar10(data_root, download_if_missing=False),
-                                torch.device(device), progress=progress, retrain=retrain)
+    try:
+        RunStore(root, cache).train(config, load_cifar10(data_root, download_if_missing=False),
+                                    torch.device(device), progress=progress, retrain=retrain)
+    except KeyboardInterrupt:  # SIGTERM/SIGINT: the trainer has checkpointed
+        _exit_if_orphaned()
+        raise
     return config_dict
 
 

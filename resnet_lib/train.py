@@ -230,8 +230,11 @@ class Trainer:
         # evaluation and checkpoints, so images/s is the speed of training itself.
         segment = time.perf_counter()
         consistent = True  # False while a step or an evaluation is half done
-        try:
-            with _deferred_interrupts() as signals:
+        # The handler stays installed until the checkpoint below is written: a second signal
+        # (Ctrl-C pressed twice; the parent-death signal, which Linux sends once per thread of
+        # the dying parent) must not kill the process halfway through saving.
+        with _deferred_interrupts() as signals:
+            try:
                 while self.iteration < r.iterations:
                     if signals:
                         raise KeyboardInterrupt(f"signal {signals[0]}: stopped at iteration "
@@ -260,17 +263,17 @@ class Trainer:
                 if signals:  # arrived during the last step: stop here rather than move on
                     raise KeyboardInterrupt(f"signal {signals[0]}: training finished, checkpoint "
                                             "saved; run again to store it")
-        except BaseException:
-            # Stopped between steps (a signal, StopTraining): keep what was done. A crash inside
-            # a step or an evaluation leaves a torn state, so the last periodic checkpoint
-            # stands instead.
-            if consistent:
-                self._pause_clock(segment)
-                self.save_checkpoint()
-            raise
-        finally:
-            if bar is not None:
-                bar.close()
+            except BaseException:
+                # Stopped between steps (a signal, StopTraining): keep what was done. A crash
+                # inside a step or an evaluation leaves a torn state, so the last periodic
+                # checkpoint stands instead.
+                if consistent:
+                    self._pause_clock(segment)
+                    self.save_checkpoint()
+                raise
+            finally:
+                if bar is not None:
+                    bar.close()
         self.save_checkpoint()
         return TrainResult(self.model, self.metrics, self.summary())
 

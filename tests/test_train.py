@@ -4,6 +4,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 import torch
@@ -132,6 +133,63 @@ def test_sigkilled_run_resumes_from_its_last_checkpoint(cifar, cifar_dir, tmp_pa
         torch.set_num_threads(threads)
     resumed = torch.load(out, weights_only=True)
     assert all(torch.equal(v, resumed[k]) for k, v in straight.model.state_dict().items())
+
+
+ORPHANED_WORKERS = """
+import sys
+from resnet_lib.config import RunConfig
+from resnet_lib.profiles import PAPER_RECIPE
+from resnet_lib.store import RunStore
+if __name__ == "__main__":
+    recipe = PAPER_RECIPE.compressed(100_000, batch_size=32, log_every=50, eval_every=100_000,
+                                     train_eval_images=100)  # hours: killed long before the end
+    configs = [RunConfig("resnet", s, recipe, {"depth": 8}) for s in (0, 1)]
+    RunStore(sys.argv[2], sys.argv[3]).get_many(configs, sys.argv[1], workers=2, progress=True)
+"""
+
+
+def _children(pid: int) -> list[int]:
+    out = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid and fields[0] != "Z":
+            out.append(int(stat.parent.name))
+    return out
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="parent-death signal is Linux's")
+def test_workers_of_a_killed_launcher_checkpoint_and_stop(cifar_dir, tmp_path):
+    """kill -9 of the process running get_many must not leave its workers training on."""
+    script = tmp_path / "launch.py"
+    script.write_text(ORPHANED_WORKERS)
+    cache = tmp_path / "cache"
+    log = tmp_path / "launcher.log"  # the workers' progress bars: their training has begun
+    with open(log, "w") as stderr:
+        launcher = subprocess.Popen([sys.executable, str(script), str(cifar_dir),
+                                     str(tmp_path / "runs"), str(cache)], stderr=stderr)
+    deadline = time.time() + 120
+    while time.time() < deadline and not all(f"-s{s}-" in log.read_text() for s in (0, 1)):
+        time.sleep(0.5)
+    time.sleep(3)  # a few steps in
+    workers = [c for c in _children(launcher.pid)  # (spawn's resource tracker is a child too)
+               if "spawn_main" in Path(f"/proc/{c}/cmdline").read_text(errors="replace")]
+    assert len(workers) == 2, f"workers never started training: {log.read_text()[-2000:]}"
+    launcher.kill()
+    launcher.wait()
+    while time.time() < deadline and any(Path(f"/proc/{w}").exists() and
+                                         Path(f"/proc/{w}/stat").read_text().split()[2] != "Z"
+                                         for w in workers):
+        time.sleep(0.5)
+    alive = [w for w in workers if Path(f"/proc/{w}").exists()
+             and Path(f"/proc/{w}/stat").read_text().split()[2] != "Z"]
+    for w in alive:
+        os.kill(w, signal.SIGKILL)
+    assert not alive, "workers kept training after their launcher was killed"
+    # each stopped at a step boundary and left a checkpoint to resume from
+    assert len(list((cache / "checkpoints").glob("*.pt"))) == 2
 
 
 def test_store_trains_once_then_reuses(cifar, tmp_path, monkeypatch):
