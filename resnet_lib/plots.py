@@ -157,10 +157,11 @@ def lesion_panels(single, deletions, swaps, title: str | None = None):
     ax.set_xlabel("number of units deleted")
     ax.set_title("deleting k random units (mean +- sd)")
     ax = axes[2]
-    ax.scatter(swaps["kendall_tau"], swaps["error"], s=10, c=swaps["k"], cmap="viridis")
+    dots = ax.scatter(swaps["kendall_tau"], swaps["error"], s=10, c=swaps["k"], cmap="viridis")
+    fig.colorbar(dots, ax=ax, label="pairs swapped")
     ax.set_xlabel("Kendall tau of the unit order")
     ax.invert_xaxis()
-    ax.set_title("swapping random pairs of units (colour: number of swaps)")
+    ax.set_title("swapping random pairs of units")
     for a in axes:
         a.grid(alpha=0.3)
     if title:
