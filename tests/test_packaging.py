@@ -24,3 +24,17 @@ def test_every_notebook_source_has_its_paired_ipynb_in_step():
         py_cells = [c.source for c in jupytext.read(source).cells]
         nb_cells = [c.source for c in jupytext.read(paired).cells]
         assert py_cells == nb_cells, f"{paired.name} differs from {source.name}: run `make sync`"
+
+
+def test_readme_quotes_the_recorded_verdicts_word_for_word():
+    """The README's results are copied from the committed verdict.json files: a re-run that
+    changes a verdict must change the README too."""
+    import json
+
+    readme = (ROOT / "README.md").read_text()
+    for path in sorted((ROOT / "results" / "cpu").glob("[0-9][0-9]_*/verdict.json")):
+        record = json.loads(path.read_text())
+        # notebook 01 has a verdict per split; the README quotes the training-error one (Fig. 6)
+        text = record["verdicts"]["train"]["text"] if "verdicts" in record else record["verdict"]["text"]
+        for line in text.splitlines():
+            assert line in readme, f"README.md does not quote {path.parent.name}: {line!r}"
