@@ -38,7 +38,7 @@ class Recipe:
     log_every: int = 200                # iterations between rows of running training loss/error
     eval_every: int = 1_000             # iterations between evaluations of every split
     train_eval_images: int = 10_000     # fixed training images evaluated without augmentation
-    precision: str = "fp32"             # "fp32" or "bf16" (autocast); precision_check.py decides the default
+    precision: str = "fp32"             # "fp32" or "bf16" autocast; see precision_check.py
 
     def __post_init__(self):
         if min(self.iterations, self.batch_size, self.log_every, self.eval_every) <= 0:

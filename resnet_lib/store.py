@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import csv
 import functools
-import hashlib
 import io
 import json
 import os
@@ -33,7 +32,7 @@ import torch
 
 from . import atomic
 from .config import RunConfig
-from .data import REPO_ROOT, Cifar10, load_cifar10
+from .data import REPO_ROOT, Cifar10, load_cifar10, sha256_file
 from .models import create_model
 from .provenance import environment
 from .train import Trainer, default_device
@@ -66,7 +65,7 @@ class Run:
     def weights_sha256(self) -> str:
         """Identifies the trained weights: a run retrained under the same config (same run_id)
         gets new ones, so analyses of it key on this, not on the run_id alone."""
-        return hashlib.sha256((self.dir / "model.pt").read_bytes()).hexdigest()
+        return sha256_file(self.dir / "model.pt")
 
     def final_error(self, split: str) -> float:
         return self.summary["final_error"][split]

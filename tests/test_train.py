@@ -148,16 +148,23 @@ if __name__ == "__main__":
 """
 
 
+def _proc_state(pid: int) -> tuple[str, int] | None:
+    """(state letter, parent pid) of a live process, None once it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return fields[0], int(fields[1])
+
+
+def _running(pid: int) -> bool:
+    state = _proc_state(pid)
+    return state is not None and state[0] != "Z"
+
+
 def _children(pid: int) -> list[int]:
-    out = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[1]) == pid and fields[0] != "Z":
-            out.append(int(stat.parent.name))
-    return out
+    states = {int(p.name): _proc_state(int(p.name)) for p in Path("/proc").glob("[0-9]*")}
+    return [c for c, st in states.items() if st is not None and st[0] != "Z" and st[1] == pid]
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="parent-death signal is Linux's")
@@ -179,12 +186,9 @@ def test_workers_of_a_killed_launcher_checkpoint_and_stop(cifar_dir, tmp_path):
     assert len(workers) == 2, f"workers never started training: {log.read_text()[-2000:]}"
     launcher.kill()
     launcher.wait()
-    while time.time() < deadline and any(Path(f"/proc/{w}").exists() and
-                                         Path(f"/proc/{w}/stat").read_text().split()[2] != "Z"
-                                         for w in workers):
+    while time.time() < deadline and any(_running(w) for w in workers):
         time.sleep(0.5)
-    alive = [w for w in workers if Path(f"/proc/{w}").exists()
-             and Path(f"/proc/{w}/stat").read_text().split()[2] != "Z"]
+    alive = [w for w in workers if _running(w)]
     for w in alive:
         os.kill(w, signal.SIGKILL)
     assert not alive, "workers kept training after their launcher was killed"
