@@ -22,6 +22,7 @@ from scipy import stats as st
 from . import atomic
 from .config import RunConfig
 from .profiles import get_profile
+from .provenance import code_version
 from .store import RESULTS_DIR, RunStore
 
 
@@ -66,6 +67,7 @@ def main(argv=None) -> int:
     flat = store.get_many(cfgs["fp32"] + cfgs["bf16"], data=args.data_dir, progress=False)
     runs = {"fp32": flat[:len(args.seeds)], "bf16": flat[len(args.seeds):]}
     record = {"profile": args.profile, "seeds": args.seeds, **compare(runs),
+              "analysis_code": code_version(),  # the code that compared (each run's own: below)
               "runs": {r.config.run_id: {k: r.environment.get(k) for k in
                                          ("git_commit", "git_dirty", "device_name", "torch")}
                        for rs in runs.values() for r in rs}}
