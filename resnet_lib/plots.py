@@ -5,6 +5,24 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 
 
+def _test_note(runs) -> str:
+    """What the bold test curves and the end markers are measured on, from the runs themselves:
+    runs trained before the full test set was here logged their curves on its first 1,000."""
+    logged = sorted({r.logged_test()["images"] for r in runs})
+    final = sorted({r.final_test["images"] for r in runs})
+    note = f"bold: test error during training ({' / '.join(f'{n:,}' for n in logged)} test images)"
+    if final != logged:
+        note += f"; dots: final test error on {' / '.join(f'{n:,}' for n in final)} test images"
+    return note
+
+
+def _final_test_dot(ax, run, colour) -> None:
+    """The final test error on the largest test set, where it is not the curve's own end."""
+    if run.final_test["images"] != run.logged_test()["images"]:
+        ax.plot([run.summary["iterations"]], [run.final_test["error"]], "o", ms=5, mfc="white",
+                mec=colour, mew=1.5, zorder=5)
+
+
 def training_curves(runs_by_panel: dict[str, list], ylim=(0, 100), title: str | None = None):
     """He et al. 2015 Fig. 6 style: one panel per family, training error thin, test error bold,
     one colour per depth (seeds share a colour)."""
@@ -21,13 +39,15 @@ def training_curves(runs_by_panel: dict[str, list], ylim=(0, 100), title: str | 
             ax.plot(tr["iteration"], tr["error"], lw=0.8, color=colours[d], alpha=0.8)
             label = f"{panel}-{d}" if run.summary["seed"] == min(r.summary["seed"] for r in runs) else None
             ax.plot(te["iteration"], te["error"], lw=2.2, color=colours[d], label=label)
+            _final_test_dot(ax, run, colours[d])
         ax.set_title(panel)
         ax.set_xlabel("iteration")
         ax.set_ylim(*ylim)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
     axes[0][0].set_ylabel("error (%)")
-    note = "thin: training error (running mean, augmented); bold: test error"
+    all_runs = [r for runs in runs_by_panel.values() for r in runs]
+    note = f"thin: training error (running mean, augmented); {_test_note(all_runs)}"
     fig.suptitle(f"{title}\n{note}" if title else note, fontsize=9)
     fig.tight_layout()
     return fig
@@ -91,6 +111,7 @@ def curves_by_label(panels: dict[str, list[tuple[str, object]]], ylim=(0, 100), 
             ax.plot(tr["iteration"], tr["error"], lw=0.7, color=colours[label], alpha=0.6)
             ax.plot(te["iteration"], te["error"], lw=2.0, color=colours[label],
                     label=None if label in seen else label)
+            _final_test_dot(ax, run, colours[label])
             seen.add(label)
         ax.set_title(panel)
         ax.set_xlabel("iteration")
@@ -98,7 +119,8 @@ def curves_by_label(panels: dict[str, list[tuple[str, object]]], ylim=(0, 100), 
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
     axes[0][0].set_ylabel("error (%)")
-    note = "thin: training error (running mean, augmented); bold: test error"
+    all_runs = [run for pairs in panels.values() for _, run in pairs]
+    note = f"thin: training error (running mean, augmented); {_test_note(all_runs)}"
     fig.suptitle(f"{title}\n{note}" if title else note, fontsize=9)
     fig.tight_layout()
     return fig

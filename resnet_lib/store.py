@@ -32,7 +32,7 @@ import torch
 
 from . import atomic
 from .config import RunConfig
-from .data import REPO_ROOT, Cifar10, load_cifar10, sha256_file
+from .data import REPO_ROOT, TEST_FILE, Cifar10, find_data_dir, load_cifar10, sha256_file
 from .models import create_model
 from .provenance import environment
 from .train import Trainer, default_device
@@ -67,8 +67,42 @@ class Run:
         gets new ones, so analyses of it key on this, not on the run_id alone."""
         return sha256_file(self.dir / "model.pt")
 
+    def logged_test(self) -> dict:
+        """The final test error logged during training, and the test set it was measured on."""
+        return {"error": self.summary["final_error"]["test"],
+                "loss": self.summary["final_loss"]["test"],
+                "images": self.summary["eval_images"]["test"],
+                "test_file_sha256": self.environment["data_sha256"][TEST_FILE],
+                "source": "logged during training"}
+
+    def test_results(self) -> list[dict]:
+        """Every final test error this run has: the one logged during training, then those of
+        later evaluations of its weights (evaluation.py), e.g. on a larger test set."""
+        from .evaluation import recorded
+
+        return [self.logged_test()] + [{**r, "source": "evaluated after training"}
+                                       for r in recorded(self.dir)]
+
+    @property
+    def final_test(self) -> dict:
+        """The final test result on the most test images (ties: the latest): error, loss,
+        `images` and the test file's sha256, so every table can say which test set it used."""
+        return max(reversed(self.test_results()), key=lambda r: r["images"])
+
     def final_error(self, split: str) -> float:
-        return self.summary["final_error"][split]
+        """Final error (%) on a split; for "test", on the largest test set it was scored on."""
+        return self.final_test["error"] if split == "test" else self.summary["final_error"][split]
+
+    def error_columns(self) -> dict:
+        """Final errors for a table row, `<split>_error`, with the number of test images behind
+        `test_error` and, where that differs, the test error logged during training."""
+        cols = {f"{k}_error": self.final_error(k) for k in self.summary["final_error"]}
+        cols["test_images"] = self.final_test["images"]
+        logged = self.logged_test()
+        if logged["images"] != cols["test_images"]:
+            cols["test_error_logged"] = logged["error"]
+            cols["test_images_logged"] = logged["images"]
+        return cols
 
     def load_model(self, device: str | torch.device = "cpu") -> torch.nn.Module:
         model = create_model(self.config.model, **self.config.model_options)
@@ -111,6 +145,16 @@ class RunStore:
         if RunConfig.from_dict(stored).hash != config.hash:
             raise RuntimeError(f"{d} holds a different config than its name says; delete it")
         return Run(config, d, summary, env)
+
+    def all_runs(self) -> list[Run]:
+        """Every complete run in the store, in the order of their ids."""
+        runs = []
+        for d in sorted(self.root.iterdir()) if self.root.is_dir() else []:
+            if not d.name.startswith(".") and (d / "config.json").exists():
+                run = self.load(RunConfig.from_dict(json.loads((d / "config.json").read_text())))
+                if run is not None:
+                    runs.append(run)
+        return runs
 
     def train(self, config: RunConfig, data: Cifar10, device: torch.device | None = None,
               progress: bool = True, retrain: bool = False) -> Run:
@@ -173,7 +217,24 @@ class RunStore:
                 print(f"  [{i + 1}/{len(todo)}] {run.config.run_id}: "
                       f"{_final_errors(run.summary)} ({(time.time() - t0) / 60:.1f} min so far)",
                       flush=True)
-        return [runs[c.hash] for c in configs]
+        out = [runs[c.hash] for c in configs]
+        self._evaluate_on_current_test_set(out, data, device)
+        return out
+
+    @staticmethod
+    def _evaluate_on_current_test_set(runs: list[Run], data, device) -> None:
+        """Runs stored before the data's test set changed (e.g. trained on the first 1,000 test
+        images, before the full 10,000 were here) are scored again on the current one: once,
+        recorded in the run's folder (evaluation.py). Without data, they keep what they have."""
+        from . import evaluation
+
+        if not isinstance(data, Cifar10):
+            if find_data_dir(data) is None:
+                print("no CIFAR-10 data found: final test errors as recorded with each run",
+                      flush=True)
+                return
+            data = load_cifar10(data, download_if_missing=False)
+        evaluation.evaluate_missing(list({r.config.hash: r for r in runs}.values()), data, device)
 
     def _train_all(self, todo, data, device, retrain, workers, progress):
         if workers == 1:

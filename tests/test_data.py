@@ -137,9 +137,12 @@ def test_real_data_matches_provenance(real_cifar_dir):
     assert torch.bincount(c.train.labels).tolist() == [5000] * 10
     assert c.train.labels[:10].tolist() == [6, 9, 9, 4, 1, 1, 2, 7, 8, 3]
     assert c.test.labels[:10].tolist() == [3, 8, 8, 0, 6, 6, 1, 6, 3, 1]
-    assert len(c.test) in (1_000, 10_000)
+    # the official test set, whole (this study's copy held only its first 1,000 until 2026-11-26)
+    assert c.test.images.shape == (10_000, 3, 32, 32) and c.is_full_size
+    assert torch.bincount(c.test.labels).tolist() == [1000] * 10
     sums = real_cifar_dir.parent / "SHA256SUMS"
     if sums.exists():  # the project's copy lists its hashes beside it
-        for line in sums.read_text().splitlines():
-            digest, name = line.split()
+        listed = dict(reversed(line.split()) for line in sums.read_text().splitlines())
+        assert {Path(name).name for name in listed} >= set(D.REQUIRED_FILES)
+        for name, digest in listed.items():
             assert c.file_sha256[Path(name).name] == digest

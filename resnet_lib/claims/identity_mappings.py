@@ -12,6 +12,7 @@ import dataclasses
 from dataclasses import dataclass
 
 from ..config import RunConfig
+from ..evaluation import one_test_set
 from ..paper import HE2016
 from ..profiles import get_profile
 
@@ -128,7 +129,7 @@ def run_table(runs) -> "pd.DataFrame":
         rows.append({"net": net_of(r), "variant": v.key, "family": v.family, "label": v.label,
                      "depth": r.summary["depth"], "bottleneck": "bottleneck" in net_of(r),
                      "seed": r.summary["seed"], "parameters": r.summary["parameters"],
-                     **{f"{k}_error": e for k, e in r.summary["final_error"].items()}})
+                     **r.error_columns()})
     return pd.DataFrame(rows)
 
 
@@ -196,7 +197,9 @@ def comparison_table(runs, split: str = "test") -> "pd.DataFrame":
 
     df = run_table(runs)
     rows = [row for _, g in df.groupby("net", sort=False) for row in _net_rows(g, split)]
-    return pd.DataFrame(rows)
+    out = pd.DataFrame(rows)
+    out.insert(2, "test_images", one_test_set(df))  # which test set: see Run.final_test
+    return out
 
 
 def verdict(runs, split: str = "test") -> dict:

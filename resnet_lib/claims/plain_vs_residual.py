@@ -4,6 +4,7 @@ train better."""
 from __future__ import annotations
 
 from ..config import RunConfig
+from ..evaluation import one_test_set
 from ..paper import test_error
 from ..profiles import get_profile
 from ..stats import depth_trend
@@ -19,7 +20,8 @@ def configs(profile: str, depths: list[int], seeds: list[int]) -> list[RunConfig
 
 
 def run_table(runs) -> "pd.DataFrame":
-    """One row per run: final errors (%) on every split it has, and its speed."""
+    """One row per run: final errors (%) on every split it has, and its speed. `test_images`
+    says which test set `test_error` is on (Run.final_test)."""
     import pandas as pd
 
     rows = []
@@ -27,8 +29,7 @@ def run_table(runs) -> "pd.DataFrame":
         s = run.summary
         rows.append({"family": run.config.model, "depth": s["depth"], "seed": s["seed"],
                      "parameters": s["parameters"],
-                     **{f"{k}_error": v for k, v in s["final_error"].items()},
-                     "test_images": s["eval_images"]["test"],
+                     **run.error_columns(),
                      "images_per_second": s["images_per_second"]})
     return pd.DataFrame(rows).sort_values(["family", "depth", "seed"], ignore_index=True)
 
@@ -41,7 +42,7 @@ def comparison_table(runs) -> "pd.DataFrame":
     out = g[splits].mean().add_suffix("_mean").join(g[splits].std(ddof=1).add_suffix("_sd"))
     out.insert(0, "seeds", g.size())
     out.insert(1, "parameters", g["parameters"].first())
-    out.insert(2, "test_images", g["test_images"].first())  # 1,000 on this study's machines
+    out.insert(2, "test_images", one_test_set(df))  # which test set: see Run.final_test
     out = out.reset_index()
     paper = [test_error(f, d) for f, d in zip(out["family"], out["depth"])]
     out["paper_test_error"] = [p[0] for p in paper]

@@ -11,6 +11,7 @@ size of the gaps can be compared.
 from __future__ import annotations
 
 from ..config import RunConfig
+from ..evaluation import one_test_set
 from ..profiles import get_profile
 
 OPTIONS = ("A", "B", "C")
@@ -59,8 +60,7 @@ def run_table(runs) -> "pd.DataFrame":
 
     rows = [{"option": option_of(r), "depth": r.summary["depth"], "seed": r.summary["seed"],
              "parameters": r.summary["parameters"],
-             **{f"{k}_error": v for k, v in r.summary["final_error"].items()},
-             "test_images": r.summary["eval_images"]["test"]} for r in runs]
+             **r.error_columns()} for r in runs]
     return pd.DataFrame(rows).sort_values(["depth", "option", "seed"], ignore_index=True)
 
 
@@ -72,6 +72,7 @@ def comparison_table(runs) -> "pd.DataFrame":
     out = g[["test_error", "train_error"]].agg(["mean", "std"])
     out.columns = [f"{a}_{'sd' if b == 'std' else b}" for a, b in out.columns]
     out.insert(0, "seeds", g.size())
+    out.insert(1, "test_images", one_test_set(df))  # which test set: see Run.final_test
     out = out.reset_index()
     out["imagenet_resnet34_top1"] = out["option"].map(IMAGENET_TOP1)
     return out
@@ -89,6 +90,7 @@ def verdict(runs, split: str = "test") -> dict:
 
     df = run_table(runs)
     col = f"{split}_error"
+    one_test_set(df)
     means = df.groupby(["depth", "option"])[col].mean().unstack("option")
     ordered = {int(d): bool(row["C"] <= row["B"] <= row["A"]) for d, row in means.iterrows()}
     groups = [g[col].to_numpy() for _, g in df.groupby(["depth", "option"])]
