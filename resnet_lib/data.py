@@ -19,6 +19,7 @@ test set used on this project's machines (see `shared/data/PROVENANCE.md`).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import pickle
@@ -87,6 +88,18 @@ class Cifar10:
     def is_full_size(self) -> bool:
         """50,000 training and 10,000 test images, as the official release."""
         return len(self.train) == NUM_TRAIN and len(self.test) == 10_000
+
+    @functools.cached_property
+    def content_sha256(self) -> dict[str, str]:
+        """sha256 of each split's pixels and labels. Unlike the files' hashes, it is the same for
+        every copy of the same images however they are pickled (the GPU copy, shared/gpu-data,
+        re-pickles them), so results on one test set are recognised on any machine."""
+        out = {}
+        for name, split in (("train", self.train), ("test", self.test)):
+            h = hashlib.sha256(split.images.cpu().numpy().tobytes())
+            h.update(split.labels.cpu().numpy().astype("<i8").tobytes())
+            out[name] = h.hexdigest()
+        return out
 
     def describe(self) -> str:
         note = "" if self.is_full_size else " (not the official 50,000 / 10,000: errors on " \

@@ -9,7 +9,7 @@ in the run's folder:
 
     results/<profile>/runs/<run_id>/test_evaluations.json
 
-keyed by the sha256 of the test file and the number of images, with the code, torch version and
+keyed by the number of test images and the sha256 of the test file and of its pixels and labels, with the code, torch version and
 device that computed it. `Run.final_test` (store.py) then reports the evaluation on the most test
 images, and says how many, so no table mixes the two test sets without saying so.
 
@@ -40,10 +40,22 @@ EVALUATIONS_FILE = "test_evaluations.json"
 
 def test_set_of(run, data: Cifar10) -> tuple[object, dict]:
     """The run's test split on `data` (the recipe's subset, if it has one), and what identifies
-    it: the test file's sha256 and the number of images."""
+    it: the number of images, the test file's sha256 and the sha256 of the test set's pixels and
+    labels (the same in every copy, however pickled)."""
     _, splits = evaluation_splits(run.config, data)
     test = splits["test"]
-    return test, {"test_file_sha256": data.file_sha256[TEST_FILE], "images": len(test)}
+    return test, {"images": len(test), "test_file_sha256": data.file_sha256[TEST_FILE],
+                  "test_content_sha256": data.content_sha256["test"]}
+
+
+def same_test_set(a: dict, b: dict) -> bool:
+    """Whether two results are on the same test images: equal counts, and the same file or the
+    same content (older records have only the file's hash)."""
+    if a["images"] != b["images"]:
+        return False
+    return a["test_file_sha256"] == b["test_file_sha256"] or (
+        a.get("test_content_sha256") is not None
+        and a.get("test_content_sha256") == b.get("test_content_sha256"))
 
 
 def one_test_set(table) -> int:
@@ -71,8 +83,7 @@ def recorded(run_dir: Path) -> list[dict]:
 def needs_evaluation(run, data: Cifar10) -> bool:
     """True when neither training nor a later evaluation scored `run` on `data`'s test split."""
     _, key = test_set_of(run, data)
-    return not any(r["test_file_sha256"] == key["test_file_sha256"] and r["images"] == key["images"]
-                   for r in run.test_results())
+    return not any(same_test_set(r, key) for r in run.test_results())
 
 
 @torch.no_grad()
@@ -129,8 +140,7 @@ def evaluate_run(run, data: Cifar10, device: torch.device | None = None) -> dict
 
 def record(run, result: dict) -> Path:
     """Add `result` to the run's evaluations (replacing one on the same test set), atomically."""
-    others = [r for r in recorded(run.dir)
-              if (r["test_file_sha256"], r["images"]) != (result["test_file_sha256"], result["images"])]
+    others = [r for r in recorded(run.dir) if not same_test_set(r, result)]
     path = run.dir / EVALUATIONS_FILE
     atomic.write_json(path, {"evaluations": others + [result]})
     return path

@@ -53,7 +53,8 @@ def code_version() -> dict:
             "code_sha256": code_sha256(), "torch": torch.__version__}
 
 
-def environment(device: torch.device, data_sha256: dict[str, str], data_root: Path) -> dict:
+def environment(device: torch.device, data_sha256: dict[str, str], data_root: Path,
+                data_content_sha256: dict[str, str] | None = None) -> dict:
     return {
         **code_version(),
         "python": platform.python_version(),
@@ -62,5 +63,6 @@ def environment(device: torch.device, data_sha256: dict[str, str], data_root: Pa
         "device_name": device_name(device),
         "data_root": str(data_root),
         "data_sha256": data_sha256,
+        "data_content_sha256": data_content_sha256,
         "recorded_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
     }

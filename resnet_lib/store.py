@@ -73,6 +73,7 @@ class Run:
                 "loss": self.summary["final_loss"]["test"],
                 "images": self.summary["eval_images"]["test"],
                 "test_file_sha256": self.environment["data_sha256"][TEST_FILE],
+                "test_content_sha256": (self.environment.get("data_content_sha256") or {}).get("test"),
                 "source": "logged during training"}
 
     def test_results(self) -> list[dict]:
@@ -163,7 +164,7 @@ class RunStore:
         ckpt = self.checkpoint_path(config)
         if retrain:
             ckpt.unlink(missing_ok=True)
-        env = environment(device, data.file_sha256, data.root)  # the code as it starts training
+        env = environment(device, data.file_sha256, data.root, data.content_sha256)  # the code as it starts training
         start = time.time()
         result = Trainer(config, data, device=device, checkpoint_path=ckpt,
                          progress=progress).run()

@@ -133,3 +133,23 @@ def test_the_cli_evaluates_a_whole_profile(trained, monkeypatch, capsys):
     assert "2 run(s) evaluated; 0 differ from their training log" in out
     assert all(json.loads((r.dir / evaluation.EVALUATIONS_FILE).read_text())["evaluations"]
                for r in store.all_runs())
+
+
+def test_a_re_pickled_copy_of_the_same_test_set_is_recognised(trained, tmp_path, capsys):
+    """The GPU machines get the data re-pickled (shared/gpu-data): other file hashes, the same
+    images. A result on those images is not computed again."""
+    store, configs, grown = trained
+    store.get_many(configs, grown, workers=1, progress=False)
+    copy = tmp_path / data_mod.BATCHES_DIR
+    shutil.copytree(grown, copy)
+    with open(grown / data_mod.TEST_FILE, "rb") as f:
+        batch = pickle.load(f, encoding="bytes")
+    with open(copy / data_mod.TEST_FILE, "wb") as f:
+        pickle.dump({k.decode(): v for k, v in batch.items()}, f, protocol=4)
+    a = data_mod.load_cifar10(grown, download_if_missing=False)
+    b = data_mod.load_cifar10(copy, download_if_missing=False)
+    assert a.file_sha256["test_batch"] != b.file_sha256["test_batch"]
+    assert a.content_sha256 == b.content_sha256
+    capsys.readouterr()
+    store.get_many(configs, b, workers=1, progress=False)
+    assert "evaluating" not in capsys.readouterr().out
