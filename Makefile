@@ -5,6 +5,9 @@
 #   make report NOTEBOOKS=01    only notebooks whose name starts with 01
 #   make test                   the test suite (no downloaded data needed)
 #   make bench                  training throughput against a common-way baseline
+#   make campaign PROFILE=paper HOURS=0.15   train the most important unfinished runs for a
+#                               time budget, then checkpoint; partial runs go to results/<profile>/partial/
+#   make campaign PROFILE=paper STATUS=1     what is done, partial or missing, and the cost to go
 
 PYTHON   ?= python3
 VENV     ?= .venv
@@ -13,8 +16,11 @@ PROFILE  ?= cpu
 RETRAIN  ?= 0
 NOTEBOOKS ?=
 PYTEST_ARGS ?=
+HOURS    ?=
+STATUS   ?= 0
+WORKERS  ?=
 
-.PHONY: env report test bench sync clean
+.PHONY: env report test bench campaign sync clean
 
 env: $(VENV)/.installed
 
@@ -34,6 +40,10 @@ test: env
 
 bench: env
 	$(PY) -m resnet_lib.bench
+
+campaign: env
+	$(PY) -m resnet_lib.campaign --profile $(PROFILE) \
+		$(if $(filter 1,$(STATUS)),--status,--hours "$(HOURS)") $(if $(WORKERS),--workers $(WORKERS))
 
 # After editing a notebook in JupyterLab (or its .py), bring the pair back in step.
 sync: env

@@ -17,6 +17,13 @@ from .profiles import Recipe
 SCHEMA_VERSION = 1
 
 
+@functools.lru_cache(maxsize=None)
+def _check_model(model: str, options: tuple) -> None:
+    """Fail now on a bad model name or option: build it for its shape only, once per kind."""
+    with torch.device("meta"):
+        create_model(model, **dict(options))
+
+
 @dataclass(frozen=True)
 class RunConfig:
     model: str
@@ -25,7 +32,7 @@ class RunConfig:
     model_options: dict = field(default_factory=dict)
 
     def __post_init__(self):
-        create_model(self.model, **self.model_options)  # fail now on a bad name or option
+        _check_model(self.model, tuple(sorted(self.model_options.items())))
         if not isinstance(self.seed, int) or self.seed < 0:
             raise ValueError(f"seed must be a non-negative integer, got {self.seed!r}")
 

@@ -50,7 +50,7 @@ def code_version() -> dict:
     status = _git("status", "--porcelain", "--", str(PACKAGE_DIR))
     return {"git_commit": _git("rev-parse", "HEAD"),
             "git_dirty": bool(status) if status is not None else None,
-            "code_sha256": code_sha256(), "torch": torch.__version__}
+            "code_sha256": code_sha256(), "torch": str(torch.__version__)}
 
 
 def environment(device: torch.device, data_sha256: dict[str, str], data_root: Path,

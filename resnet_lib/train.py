@@ -130,6 +130,9 @@ class Trainer:
         self.iteration = 0
         self.metrics: list[dict] = []
         self.train_seconds = 0.0        # time in training steps, summed over resumes
+        # One entry per session that trained a part of this run (device, code, iterations), so a
+        # run continued on other machines names every one of them.
+        self.segments: list[dict] = []
         self._reset_running()
 
     def _reset_running(self) -> None:
@@ -148,6 +151,7 @@ class Trainer:
             "optimizer": self.optimizer.state_dict(),
             "metrics": self.metrics,
             "train_seconds": self.train_seconds,
+            "segments": self.segments,
             "running": self.running,
             "torch_rng": torch.get_rng_state(),
             "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
@@ -161,20 +165,39 @@ class Trainer:
         self.iteration = state["iteration"]
         self.metrics = state["metrics"]
         self.train_seconds = state["train_seconds"]
-        self.running = state["running"]
+        self.segments = state.get("segments", [])
+        self.running = [r.to(self.device) if torch.is_tensor(r) else r for r in state["running"]]
         # RNG states are CPU byte tensors, whatever map_location moved them to.
         torch.set_rng_state(state["torch_rng"].cpu())
         if state["cuda_rng"] is not None and torch.cuda.is_available():
             torch.cuda.set_rng_state_all([s.cpu() for s in state["cuda_rng"]])
 
+    def _open_segment(self) -> None:
+        """Start this session's entry in `segments`; save_checkpoint keeps it up to date."""
+        from .provenance import code_version, device_name
+
+        self.segments.append({"device_name": device_name(self.device), "device": str(self.device),
+                              **code_version(), "from_iteration": self.iteration,
+                              "to_iteration": self.iteration,
+                              "train_seconds_at_start": round(self.train_seconds, 2)})
+
+    def _close_segment(self) -> None:
+        if self.segments:
+            seg = self.segments[-1]
+            seg["to_iteration"] = self.iteration
+            seg["train_seconds"] = round(self.train_seconds - seg["train_seconds_at_start"], 2)
+
     def save_checkpoint(self) -> None:
+        self._close_segment()
         if self.checkpoint_path is not None:
             atomic.torch_save(self.checkpoint_path, self.state_dict())
 
     def try_resume(self) -> bool:
         if self.checkpoint_path is None or not self.checkpoint_path.exists():
             return False
-        state = torch.load(self.checkpoint_path, map_location=self.device, weights_only=False)
+        # Only tensors and plain values: a checkpoint from elsewhere (a partial run committed by
+        # another machine) cannot run code when it is loaded.
+        state = torch.load(self.checkpoint_path, map_location=self.device, weights_only=True)
         self.load_state_dict(state)
         return True
 
@@ -219,10 +242,12 @@ class Trainer:
         self._log_row("train_running", loss, 100.0 * wrong.item() / seen)
         self._reset_running()
 
-    def run(self, stop_at: int | None = None) -> TrainResult:
-        """Train to the end (or to iteration `stop_at`, raising StopTraining there)."""
+    def run(self, stop_at: int | None = None, should_stop=None) -> TrainResult:
+        """Train to the end (or to iteration `stop_at`, or until `should_stop()` is true, e.g. a
+        campaign's time budget is spent: both checkpoint and raise StopTraining)."""
         r = self.recipe
         resumed = self.try_resume()
+        self._open_segment()
         self.model.train()
         bar = self._progress_bar(resumed)
         last_ckpt = time.monotonic()
@@ -241,6 +266,8 @@ class Trainer:
                                                 f"{self.iteration}, checkpoint saved")
                     if stop_at is not None and self.iteration >= stop_at:
                         raise StopTraining(f"stopped at iteration {self.iteration}")
+                    if should_stop is not None and should_stop():
+                        raise StopTraining(f"stopped at iteration {self.iteration}: budget spent")
                     consistent = False
                     self._step()
                     done = self.iteration == r.iterations
@@ -317,6 +344,8 @@ class Trainer:
             "train_seconds": round(self.train_seconds, 2),
             "images_per_second": round(images / self.train_seconds, 1) if self.train_seconds else None,
             "warmup_iterations": self.warmup,
+            # every session that trained a part: device, code, iterations (several if resumed)
+            "segments": self.segments,
         }
 
 

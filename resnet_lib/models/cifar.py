@@ -79,6 +79,8 @@ class CifarResNet(nn.Module):
     def _init_weights(self):
         # He init (He et al. 2015 "Delving deep into rectifiers"), fan_out as in fb.resnet.torch,
         # the reference reimplementation of these CIFAR models; BN starts as the identity.
+        if self.conv1.weight.is_meta:  # built for its shape only (RunConfig, complexity)
+            return
         for m in self.modules():
             if isinstance(m, nn.Conv2d):
                 nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")

@@ -1,0 +1,307 @@
+"""Campaigns: train a profile's most important unfinished runs for a time budget, then stop.
+
+    make campaign PROFILE=paper HOURS=0.15          # python -m resnet_lib.campaign --profile paper --hours 0.15
+    make campaign PROFILE=paper STATUS=1            # what is done, partial, missing, and the cost to go
+
+The `paper` profile is far more training than one machine gives at a time (claim 1 alone is
+about 12 H100-hours at eager speed; a 2-core CPU needs about 4 h per ResNet-20). A campaign
+trains for `--hours`, in priority order (`plan`), then every run it started and could not finish
+is checkpointed and kept as a partial record under `results/<profile>/partial/<run_id>/`
+(store.py): weights, momentum, RNG state, iteration, metrics so far, and every device that
+trained a part. Commit that folder; the next campaign, on any machine with a GPU or a CPU,
+continues each run from there with the same recipe and batches, and a run that finishes is
+published to `results/<profile>/runs/` like any other.
+
+Before it trains, a campaign prints its estimated cost: a ResNet-20 training step is timed on the
+current device, and every other model's step is scaled from it by multiply-adds
+(complexity.py); evaluation adds its share. SIGTERM or Ctrl-C stop it at the next step, with the
+same checkpoints and partial records as a spent budget.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import math
+import multiprocessing
+import os
+import signal
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass
+
+import torch
+
+from .config import RunConfig
+from .profiles import get_profile
+from .store import RUNS_PER_GPU, RunStore, _stop_with_parent, default_workers, device_for
+from .train import StopTraining, Trainer, default_device
+
+# Claim 1's depths in the order they matter: the two ends of the paper's curve first.
+CLAIM1_DEPTH_ORDER = (20, 56, 32, 44, 110)
+
+
+# ------------------------------------------------------------------------------ what to train
+
+
+def plan(profile: str) -> list[tuple[str, RunConfig]]:
+    """Every run of the profile's training notebooks (01-03), most important first, each once:
+    claim 1's first seed at depths 20, 56, 32, 44 (plain and ResNet), then 110, then its other
+    seeds; then claim 2's options B and C (A is claim 1's ResNet); then claim 3."""
+    from .claims import identity_mappings, plain_vs_residual, shortcut_options
+
+    nb = get_profile(profile).notebooks
+    c1 = plain_vs_residual.configs(profile, nb["01"]["depths"], nb["01"]["seeds"])
+    first_seed = min(nb["01"]["seeds"])
+
+    def depth_rank(depth: int) -> int:
+        return CLAIM1_DEPTH_ORDER.index(depth) if depth in CLAIM1_DEPTH_ORDER else 100 + depth
+
+    c1.sort(key=lambda c: (c.seed != first_seed, depth_rank(c.depth), c.seed, c.model))
+    c2 = sorted(shortcut_options.configs(profile, nb["02"]["depths"], nb["02"]["seeds"]),
+                key=lambda c: (c.seed, c.depth))
+    p3 = nb["03"]
+    c3 = identity_mappings.configs(profile, p3["depth"], p3["variants"], p3["seeds"],
+                                   p3.get("original_seeds"), p3.get("bottleneck_depth"))
+    c3.sort(key=lambda c: c.seed)
+    out, seen = [], set()
+    for claim, configs in (("01", c1), ("02", c2), ("03", c3)):
+        for c in configs:
+            if c.hash not in seen:
+                seen.add(c.hash)
+                out.append((claim, c))
+    return out
+
+
+@dataclass
+class Entry:
+    """Where one planned run stands."""
+
+    claim: str
+    config: RunConfig
+    state: str          # "done", "partial" (a record to commit or continue), "missing"
+    iteration: int      # iterations trained so far
+    where: str = ""     # for partial runs: the committed record, the local checkpoint, or both
+
+    @property
+    def iterations_left(self) -> int:
+        return 0 if self.state == "done" else self.config.recipe.iterations - self.iteration
+
+
+def status(store: RunStore, planned: list[tuple[str, RunConfig]]) -> list[Entry]:
+    """Done (stored), partial (the further along of the committed record and the local
+    checkpoint) or missing, for each planned run."""
+    out = []
+    for claim, c in planned:
+        if store.load(c) is not None:
+            out.append(Entry(claim, c, "done", c.recipe.iterations))
+            continue
+        record = store.partial_progress(c)
+        ckpt = store.checkpoint_path(c)
+        local = (torch.load(ckpt, map_location="cpu", weights_only=True)["iteration"]
+                 if ckpt.exists() else None)
+        if record is None and local is None:
+            out.append(Entry(claim, c, "missing", 0))
+            continue
+        at = max(record["iteration"] if record else 0, local or 0)
+        where = " + ".join(w for w, i in (("partial record", record and record["iteration"]),
+                                            ("local checkpoint", local)) if i == at and i is not None)
+        out.append(Entry(claim, c, "partial", at, where))
+    return out
+
+
+# ------------------------------------------------------------------------------ what it costs
+
+
+@functools.lru_cache(maxsize=None)
+def _multiply_adds(model: str, options: tuple) -> int:
+    from .complexity import multiply_adds
+    from .models import create_model
+
+    with torch.device("meta"):  # shapes only: no weights, no arithmetic
+        return multiply_adds(create_model(model, **dict(options)))
+
+
+def macs(config: RunConfig) -> int:
+    return _multiply_adds(config.model, tuple(sorted(config.model_options.items())))
+
+
+def measure_reference_step(profile: str, device: torch.device, data, steps: int = 6) -> float:
+    """Seconds per training step of ResNet-20 under the profile's recipe on `device`, timed
+    after two warm-up steps."""
+    config = RunConfig("resnet", 0, get_profile(profile).recipe, {"depth": 20})
+    trainer = Trainer(config, data, device=device, progress=False)
+    for _ in range(2):
+        trainer._step()
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    t0 = time.perf_counter()
+    for _ in range(steps):
+        trainer._step()
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    return (time.perf_counter() - t0) / steps
+
+
+def estimated_seconds(config: RunConfig, iterations: int, reference_step: float,
+                      test_images: int) -> float:
+    """Time for `iterations` more steps of `config`: the reference step scaled by multiply-adds,
+    plus evaluation (a forward pass is about a third of a training step's work per image)."""
+    r = config.recipe
+    ref = macs(RunConfig("resnet", 0, r, {"depth": 20}))
+    step = reference_step * macs(config) / ref
+    eval_images = test_images + r.train_eval_images + (5_000 if r.val_split else 0)
+    eval_share = eval_images / (3 * r.batch_size * r.eval_every)
+    return iterations * step * (1 + eval_share)
+
+
+def _hours(seconds: float) -> str:
+    return f"{seconds / 3600:.2f} h" if seconds >= 3600 else f"{seconds / 60:.1f} min"
+
+
+def status_table(entries: list[Entry], reference_step: float | None = None,
+                 test_images: int = 10_000) -> str:
+    """One line per run, then the totals: what a user reads with --status."""
+    lines = []
+    for e in entries:
+        it = e.config.recipe.iterations
+        cost = ("" if reference_step is None or e.state == "done" else
+                f"  ~{_hours(estimated_seconds(e.config, e.iterations_left, reference_step, test_images))} to go")
+        where = f" ({e.where})" if e.where else ""
+        lines.append(f"  {e.claim}  {e.state:<8} {e.iteration:>6,}/{it:<6,} "
+                     f"{e.config.run_id}{where}{cost}")
+    counts = {s: sum(e.state == s for e in entries) for s in ("done", "partial", "missing")}
+    total = ""
+    if reference_step is not None:
+        left = sum(estimated_seconds(e.config, e.iterations_left, reference_step, test_images)
+                   for e in entries)
+        total = f"; about {_hours(left)} of training to go on this device, one run at a time"
+    lines.append(f"{counts['done']} done, {counts['partial']} partial, {counts['missing']} missing"
+                 + total)
+    return "\n".join(lines)
+
+
+# ------------------------------------------------------------------------------ training
+
+
+_STOP = None          # in a worker: the campaign's stop event
+_DEADLINE = None      # in a worker: time.time() at which the budget is spent
+
+
+def _init_worker(launcher_pid: int, stop_event, deadline: float, threads: int) -> None:
+    global _STOP, _DEADLINE
+    _stop_with_parent(launcher_pid)
+    _STOP, _DEADLINE = stop_event, deadline
+    torch.set_num_threads(threads)
+
+
+def _budget_spent() -> bool:
+    return _STOP.is_set() or time.time() >= _DEADLINE
+
+
+def _train_one(root: str, cache: str, config_dict: dict, data_root: str, device: str) -> dict:
+    """In a worker: train one run until it finishes or the budget is spent."""
+    from .data import load_cifar10
+
+    config = RunConfig.from_dict(config_dict)
+    if _budget_spent():
+        return {"run_id": config.run_id, "result": "not started"}
+    store = RunStore(root, cache)
+    try:
+        run = store.train(config, load_cifar10(data_root, download_if_missing=False),
+                          torch.device(device), progress=False, should_stop=_budget_spent)
+    except (StopTraining, KeyboardInterrupt) as e:
+        return {"run_id": config.run_id, "result": "stopped", "detail": str(e)}
+    return {"run_id": config.run_id, "result": "finished",
+            "test_error": run.final_error("test")}
+
+
+def run(profile: str, hours: float, workers: int | None = None, device: torch.device | None = None,
+        data_dir: str | None = None, limit: int | None = None) -> list[Entry]:
+    """Train the profile's unfinished runs in priority order for `hours`, then keep every
+    unfinished one as a partial record. Returns the status afterwards."""
+    from .data import load_cifar10
+
+    device = device or default_device()
+    store = RunStore.for_profile(profile)
+    data = load_cifar10(data_dir, download_if_missing=False)
+    entries = status(store, plan(profile))
+    todo = [e for e in entries if e.state != "done"][:limit]
+    ref = measure_reference_step(profile, device, data)
+    workers = max(1, min(workers or default_workers(device), len(todo) or 1))
+    print(f"campaign '{profile}' on {device} ({workers} run(s) at a time), budget {_hours(hours * 3600)}")
+    print(f"measured: ResNet-20 step {ref * 1e3:.1f} ms on this device; other models scaled by "
+          "multiply-adds")
+    print(status_table(entries, ref, len(data.test)))
+    if not todo:
+        print("nothing to train")
+        return entries
+    lanes = [0.0] * workers  # greedy: each run goes to the lane that is free first
+    fits = 0
+    for e in todo:
+        i = lanes.index(min(lanes))
+        lanes[i] += estimated_seconds(e.config, e.iterations_left, ref, len(data.test))
+        fits += lanes[i] <= hours * 3600
+    print(f"estimate: {fits} of {len(todo)} unfinished runs can finish within the budget; "
+          "the rest are checkpointed where the budget ends", flush=True)
+
+    ctx = multiprocessing.get_context("spawn")
+    stop = ctx.Event()
+    deadline = time.time() + hours * 3600
+    previous = {s: signal.signal(s, lambda *_: stop.set()) for s in (signal.SIGINT, signal.SIGTERM)}
+    threads = max(1, (os.cpu_count() or 1) // workers) if device.type == "cpu" else 1
+    try:
+        with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker,
+                                 initargs=(os.getpid(), stop, deadline, threads)) as pool:
+            futures = [pool.submit(_train_one, str(store.root), str(store.cache), e.config.to_dict(),
+                                   str(data.root), device_for(device, i))
+                       for i, e in enumerate(todo)]
+            for f in as_completed(futures):
+                r = f.result()
+                if r["result"] != "not started":
+                    detail = (f"test error {r['test_error']:.2f}%" if r["result"] == "finished"
+                              else r.get("detail", ""))
+                    print(f"  {r['run_id']}: {r['result']} {detail}", flush=True)
+    finally:
+        for s, h in previous.items():
+            signal.signal(s, h)
+    for e in todo:
+        path = store.save_partial(e.config)
+        if path is not None:
+            print(f"  partial record: {path}")
+    after = status(store, plan(profile))
+    print(status_table(after, ref, len(data.test)))
+    return after
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m resnet_lib.campaign", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--profile", default="paper")
+    ap.add_argument("--hours", type=float, default=None, help="time budget (required to train)")
+    ap.add_argument("--workers", type=int, default=None,
+                    help="runs at once (default: one per core on a CPU, %d on a GPU)" % RUNS_PER_GPU)
+    ap.add_argument("--limit", type=int, default=None, help="train at most this many runs")
+    ap.add_argument("--data-dir", default=None)
+    ap.add_argument("--status", action="store_true", help="show where each run stands and exit")
+    args = ap.parse_args(argv)
+    if args.status:
+        from .data import find_data_dir, load_cifar10
+
+        store = RunStore.for_profile(args.profile)
+        entries = status(store, plan(args.profile))
+        ref = None
+        if find_data_dir(args.data_dir) is not None:
+            ref = measure_reference_step(args.profile, default_device(),
+                                         load_cifar10(args.data_dir, download_if_missing=False))
+        print(status_table(entries, ref))
+        return 0
+    if args.hours is None or not math.isfinite(args.hours) or args.hours <= 0:
+        ap.error("--hours must be a positive number (or use --status)")
+    run(args.profile, args.hours, args.workers, data_dir=args.data_dir, limit=args.limit)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,158 @@
+"""Runs that continue across machines, and campaigns that train for a time budget."""
+
+import json
+
+import pytest
+import torch
+
+from resnet_lib import campaign
+from resnet_lib.config import RunConfig
+from resnet_lib.profiles import PAPER_RECIPE, get_profile
+from resnet_lib.store import RunStore
+from resnet_lib.train import StopTraining
+
+RECIPE = PAPER_RECIPE.compressed(12, batch_size=32, log_every=3, eval_every=6, train_eval_images=100)
+
+
+def _stop_after(steps: int):
+    """A should_stop that says yes after `steps` calls: a budget spent at a known iteration."""
+    calls = [0]
+
+    def should_stop():
+        calls[0] += 1
+        return calls[0] > steps
+
+    return should_stop
+
+
+def _weights(run):
+    return torch.load(run.dir / "model.pt", weights_only=True)
+
+
+def test_a_partial_run_continues_on_another_machine_to_the_same_weights(cifar, tmp_path):
+    """Machine 1 trains 5 of 12 iterations and leaves a partial record in the results folder
+    (what gets committed); machine 2 has none of machine 1's cache and finishes the run."""
+    config = RunConfig("resnet", 0, RECIPE, {"depth": 8})
+    whole = RunStore(tmp_path / "ref" / "runs", tmp_path / "ref-cache").train(config, cifar, progress=False)
+
+    results = tmp_path / "results" / "runs"
+    machine1 = RunStore(results, tmp_path / "cache-1")
+    with pytest.raises(StopTraining, match="budget spent"):
+        machine1.train(config, cifar, progress=False, should_stop=_stop_after(5))
+    record = machine1.save_partial(config)
+    assert record == results.parent / "partial" / config.run_id
+    progress = json.loads((record / "progress.json").read_text())
+    assert progress["iteration"] == 5 and progress["iterations"] == 12
+    assert [s["to_iteration"] for s in progress["segments"]] == [5]
+    assert progress["segments"][0]["device_name"] and progress["segments"][0]["torch"]
+    assert (record / "checkpoint.pt").stat().st_size < 2_000_000
+
+    machine2 = RunStore(results, tmp_path / "cache-2")  # a fresh cache: only the record travels
+    run = machine2.train(config, cifar, progress=False)
+    assert all(torch.equal(a, b) for a, b in zip(_weights(run).values(), _weights(whole).values()))
+    assert [(s["from_iteration"], s["to_iteration"]) for s in run.summary["segments"]] == [(0, 5), (5, 12)]
+    assert not record.exists()  # the finished run supersedes its partial record
+    assert run.metrics.equals(whole.metrics)
+
+
+def test_the_further_along_of_record_and_local_checkpoint_is_continued(cifar, tmp_path):
+    config = RunConfig("resnet", 0, RECIPE, {"depth": 8})
+    store = RunStore(tmp_path / "runs", tmp_path / "cache")
+    with pytest.raises(StopTraining):
+        store.train(config, cifar, progress=False, should_stop=_stop_after(4))
+    store.save_partial(config)
+    with pytest.raises(StopTraining):  # this machine goes on to 9, not yet recorded
+        store.train(config, cifar, progress=False, should_stop=_stop_after(5))
+    entry = campaign.status(store, [("01", config)])[0]
+    assert (entry.state, entry.iteration, entry.where) == ("partial", 9, "local checkpoint")
+    run = store.train(config, cifar, progress=False)
+    assert [(s["from_iteration"], s["to_iteration"]) for s in run.summary["segments"]] == [
+        (0, 4), (4, 9), (9, 12)]
+
+
+def test_a_checkpoint_that_would_run_code_is_refused(cifar, tmp_path):
+    """Partial records come from other machines: they load with weights_only=True."""
+    import pickle
+
+    config = RunConfig("resnet", 0, RECIPE, {"depth": 8})
+    store = RunStore(tmp_path / "runs", tmp_path / "cache")
+    ckpt = store.checkpoint_path(config)
+    ckpt.parent.mkdir(parents=True)
+    marker = tmp_path / "ran"
+
+    class Evil:
+        def __reduce__(self):
+            return (open, (str(marker), "w"))
+
+    torch.save({"iteration": 3, "x": Evil()}, ckpt)
+    with pytest.raises(pickle.UnpicklingError):
+        store.train(config, cifar, progress=False)
+    assert not marker.exists()
+
+
+def test_paper_plan_follows_the_priority_order():
+    planned = campaign.plan("paper")
+    first = [(claim, c.model, c.depth, c.seed) for claim, c in planned[:10]]
+    assert first == [("01", f, d, 0) for d in (20, 56, 32, 44, 110) for f in ("plain", "resnet")]
+    claims = [claim for claim, _ in planned]
+    assert claims == sorted(claims)                       # claim 1, then 2, then 3
+    c1 = [c for claim, c in planned if claim == "01"]
+    # then the other seeds, depth by depth in the same order (error bars at both ends first)
+    later = [(campaign.CLAIM1_DEPTH_ORDER.index(c.depth), c.seed) for c in c1[10:]]
+    assert later == sorted(later) and {s for _, s in later} == {1, 2}
+    c2 = [c for claim, c in planned if claim == "02"]
+    assert {c.model_options.get("shortcut") for c in c2} == {"B", "C"}  # A is claim 1's run
+    assert len({c.hash for _, c in planned}) == len(planned)
+
+
+def test_cost_estimate_scales_with_multiply_adds():
+    r = get_profile("paper").recipe
+    r20, r110 = RunConfig("resnet", 0, r, {"depth": 20}), RunConfig("resnet", 0, r, {"depth": 110})
+    t20 = campaign.estimated_seconds(r20, 64_000, 0.01, 10_000)
+    t110 = campaign.estimated_seconds(r110, 64_000, 0.01, 10_000)
+    assert t20 == pytest.approx(64_000 * 0.01 * (1 + 20_000 / (3 * 128 * 1_000)))
+    # He et al. 2015 count 41M multiply-adds for ResNet-20 and 253M for ResNet-110
+    assert t110 / t20 == pytest.approx(campaign.macs(r110) / campaign.macs(r20))
+    assert 6.1 < t110 / t20 < 6.3
+
+
+def test_campaign_trains_in_order_and_leaves_partial_records(cifar_dir, tmp_path, monkeypatch, capsys):
+    """A real campaign (worker processes, the budget) on a tiny plan: the first run finishes,
+    the long second one is stopped by the budget and kept as a partial record."""
+    short = RunConfig("resnet", 0, RECIPE, {"depth": 8})
+    long = RunConfig("plain", 0, PAPER_RECIPE.compressed(100_000, batch_size=32, eval_every=50_000,
+                                                         train_eval_images=100), {"depth": 8})
+    store = RunStore(tmp_path / "results" / "runs", tmp_path / "cache")
+    monkeypatch.setattr(RunStore, "for_profile", classmethod(lambda cls, p: store))
+    monkeypatch.setattr(campaign, "plan", lambda profile: [("01", short), ("01", long)])
+    # two at once: the short run is not queued behind the long one, whatever the machine's load
+    after = campaign.run("smoke", hours=30 / 3600, workers=2, data_dir=str(cifar_dir))
+    out = capsys.readouterr().out
+    assert "measured: ResNet-20 step" in out and "estimate:" in out
+    states = {e.config.run_id: (e.state, e.iteration) for e in after}
+    assert states[short.run_id] == ("done", 12)
+    state, reached = states[long.run_id]
+    assert state == "partial" and 0 < reached < 100_000
+    progress = store.partial_progress(long)
+    assert progress["iteration"] == reached and progress["segments"][0]["to_iteration"] == reached
+    assert "0 missing" in campaign.status_table(after)
+
+
+def test_campaign_refuses_a_missing_budget(capsys):
+    with pytest.raises(SystemExit):
+        campaign.main(["--profile", "smoke"])
+    assert "--hours must be a positive number" in capsys.readouterr().err
+
+
+def test_runs_at_once_one_per_core_or_several_per_gpu(monkeypatch):
+    from resnet_lib import store
+
+    monkeypatch.setattr(store.os, "cpu_count", lambda: 2)
+    assert store.default_workers(torch.device("cpu")) == 2
+    assert store.default_workers(torch.device("cuda:0")) == store.RUNS_PER_GPU
+    # four GPUs, eight workers: each GPU gets two runs
+    assert [store.device_for(torch.device("cuda"), i, gpus=4) for i in range(8)] == [
+        f"cuda:{i % 4}" for i in range(8)]
+    assert store.device_for(torch.device("cuda"), 3, gpus=1) == "cuda"
+    assert store.device_for(torch.device("cuda:1"), 3, gpus=4) == "cuda:1"
+    assert store.device_for(torch.device("cpu"), 5) == "cpu"
