@@ -1,0 +1,38 @@
+"""`make bench`: speed against the machine's own ceiling, and targets that can fail."""
+
+import json
+
+import pytest
+
+from resnet_lib import bench
+
+
+def test_targets_are_judged_both_ways_and_unmeasured_ones_left_out():
+    judged = bench.judge_targets({"fp32_fraction_of_ceiling": 0.81, "fp32_speedup_vs_baseline": 1.2,
+                                  "bf16_fraction_of_ceiling": None, "resnet110_peak_memory_gb": 3.2})
+    assert judged["fp32_fraction_of_ceiling"] == {"target": 0.75, "measured": 0.81, "met": True}
+    assert judged["fp32_speedup_vs_baseline"]["met"] is False
+    assert judged["resnet110_peak_memory_gb"]["met"] is False       # at most 3 GB
+    assert "bf16_fraction_of_ceiling" not in judged                 # no bf16 instructions
+
+
+def test_training_flop_per_image_is_six_times_the_forward_multiply_adds():
+    # He et al. 2015: ResNet-20 forward is about 41M multiply-adds
+    assert bench.training_flop_per_image(20) == pytest.approx(6 * 40_551_040)
+
+
+@pytest.mark.slow
+def test_bench_records_each_step_as_a_fraction_of_the_ceiling_measured_in_the_same_run(tmp_path):
+    out = tmp_path / "bench.json"
+    assert bench.main(["--seconds", "0.3", "--depths", "8", "--memory-depth", "8",
+                       "--out", str(out)]) == 0
+    record = json.loads(out.read_text())
+    row = record["throughput_images_per_second"]["resnet8"]
+    assert row["ours"] > 0 and row["baseline"] > 0
+    assert record["ceiling_gflops"]["fp32"] > 0 and record["ceiling_gflops"]["bf16"] > 0
+    assert row["achieved_gflops"] == pytest.approx(
+        row["ours"] * bench.training_flop_per_image(8) / 1e9, rel=0.01)
+    assert 0 < row["fraction_of_ceiling"] < 1.5
+    assert 0 < record["resnet8_bf16"]["fraction_of_ceiling"]
+    assert record["resnet8_peak_memory_gb"] > 0 and record["resnet8_parallel_workers_images_per_second"] > 0
+    assert record["environment"]["device_name"]
