@@ -155,7 +155,6 @@ def layer_responses(layers, title: str | None = None):
 def lesion_panels(single, deletions, swaps, title: str | None = None):
     """Veit et al. 2016 Figs. 3-5: error per deleted unit (ResNet and plain), error vs number of
     deleted units, error vs Kendall tau of a reordering."""
-    import numpy as np
 
     fig, axes = plt.subplots(1, 3, figsize=(15, 3.9))
     ax = axes[0]

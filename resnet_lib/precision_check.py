@@ -17,12 +17,12 @@ import dataclasses
 import sys
 
 import numpy as np
-from scipy import stats as st
 
 from . import atomic
 from .config import RunConfig
 from .profiles import get_profile
 from .provenance import code_version
+from .stats import difference_half_width, pooled_sd
 from .store import RESULTS_DIR, RunStore
 
 
@@ -35,12 +35,11 @@ def configs(profile: str, seeds: list[int], depth: int = 20) -> dict[str, list[R
 def compare(runs: dict[str, list], split: str = "test") -> dict:
     err = {p: np.array([r.final_error(split) for r in rs]) for p, rs in runs.items()}
     diff = float(err["bf16"].mean() - err["fp32"].mean())
-    dof = sum(len(e) - 1 for e in err.values())
+    sd, dof = pooled_sd(err.values())
     out = {"split": split, "errors": {p: e.tolist() for p, e in err.items()},
            "bf16_minus_fp32": diff}
     if dof > 0:
-        sd = float(np.sqrt(sum(((e - e.mean()) ** 2).sum() for e in err.values()) / dof))
-        half = float(st.t.ppf(0.975, dof) * sd * np.sqrt(sum(1 / len(e) for e in err.values())))
+        half = difference_half_width(sd, dof, *(len(e) for e in err.values()))
         out.update(noise_sd=sd, ci95=(diff - half, diff + half), same_within_noise=bool(abs(diff) <= half))
     else:
         out.update(noise_sd=None, ci95=None, same_within_noise=False)  # no noise estimate: no claim

@@ -15,6 +15,7 @@ from ..config import RunConfig
 from ..evaluation import one_test_set
 from ..paper import HE2016
 from ..profiles import get_profile
+from ..stats import difference_half_width, pooled_sd
 
 FAIL_THRESHOLD = 20.0  # the paper's "fail": test error above 20%
 
@@ -134,14 +135,8 @@ def run_table(runs) -> "pd.DataFrame":
 
 
 def _noise(df, col: str) -> tuple[float | None, int]:
-    """Pooled sd over seeds within each variant, and its degrees of freedom."""
-    import numpy as np
-
-    groups = [g[col].to_numpy() for _, g in df.groupby("variant")]
-    dof = sum(len(g) - 1 for g in groups)
-    if not dof:
-        return None, 0
-    return float(np.sqrt(sum(((g - g.mean()) ** 2).sum() for g in groups) / dof)), dof
+    """Seed noise: pooled sd over seeds within each variant, and its degrees of freedom."""
+    return pooled_sd(g[col] for _, g in df.groupby("variant"))
 
 
 def _paper_vs_original(v: Variant, bottleneck: bool) -> str:
@@ -156,8 +151,6 @@ def _paper_vs_original(v: Variant, bottleneck: bool) -> str:
 
 def _net_rows(df, split: str) -> list[dict]:
     import numpy as np
-    from scipy import stats as st
-
     col = f"{split}_error"
     noise_sd, dof = _noise(df, col)
     base = df[df["variant"] == ORIGINAL.key][col]
@@ -176,7 +169,7 @@ def _net_rows(df, split: str) -> list[dict]:
                "fails_by_paper_threshold": bool(e.median() > FAIL_THRESHOLD)}
         if v is not ORIGINAL and len(base) and noise_sd:
             diff = float(e.mean() - base.mean())
-            half = float(st.t.ppf(0.975, dof) * noise_sd * np.sqrt(1 / len(e) + 1 / len(base)))
+            half = difference_half_width(noise_sd, dof, len(e), len(base))
             row.update(change_vs_original=diff, change_ci_low=diff - half, change_ci_high=diff + half)
             row["ours_vs_original"] = ("worse" if diff - half > 0 else "better" if diff + half < 0
                                        else "within noise")

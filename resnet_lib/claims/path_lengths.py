@@ -12,6 +12,7 @@ import numpy as np
 
 from ..analysis import paths
 from ..analysis.inputs import test_inputs
+from ..stats import mean_interval
 from . import plain_vs_residual
 
 ANALYSIS_VERSION = 1
@@ -64,18 +65,12 @@ def verdict(grads) -> dict:
     batch, with a t interval over batches. (2) Where does most of the gradient come from: the
     shortest range of lengths holding 90% of the total contribution, against the paper's 5-17 of
     54 units and against the lengths where most paths are (around n/2)."""
-    from scipy import stats as st
-
     table = by_length(grads)
     n = int(table["k"].max())
     per_batch = grads.groupby(["batch", "k"])["grad_norm"].mean().reset_index()
     slopes = [np.polyfit(g["k"], np.log(g["grad_norm"]), 1)[0] for _, g in per_batch.groupby("batch")]
-    slope = float(np.mean(slopes))
-    if len(slopes) > 1:
-        half = float(st.t.ppf(0.975, len(slopes) - 1) * np.std(slopes, ddof=1) / np.sqrt(len(slopes)))
-        ci = (slope - half, slope + half)
-    else:
-        ci = (np.nan, np.nan)
+    slope, ci = mean_interval(slopes)
+    ci = ci or (np.nan, np.nan)
     lo, hi = paths.effective_range(table["contribution"].to_numpy(), SHARE)
     paths_lo, paths_hi = paths.effective_range(table["paths"].to_numpy(dtype=float), 0.95)
     path_share = float(table.loc[(table["k"] >= lo) & (table["k"] <= hi), "path_share"].sum())

@@ -13,6 +13,7 @@ from __future__ import annotations
 from ..config import RunConfig
 from ..evaluation import one_test_set
 from ..profiles import get_profile
+from ..stats import mean_interval, pooled_sd
 
 OPTIONS = ("A", "B", "C")
 # He et al. 2015, Table 3: ImageNet ResNet-34, 10-crop top-1 error (%).
@@ -85,28 +86,19 @@ def verdict(runs, split: str = "test") -> dict:
     and seed (the same data order), averaged with a 95% t interval. Seed noise is the pooled
     sd of the error over seeds within each option and depth.
     """
-    import numpy as np
-    from scipy import stats as st
-
     df = run_table(runs)
     col = f"{split}_error"
     one_test_set(df)
     means = df.groupby(["depth", "option"])[col].mean().unstack("option")
     ordered = {int(d): bool(row["C"] <= row["B"] <= row["A"]) for d, row in means.iterrows()}
-    groups = [g[col].to_numpy() for _, g in df.groupby(["depth", "option"])]
-    dof = sum(len(g) - 1 for g in groups)
-    noise_sd = float(np.sqrt(sum(((g - g.mean()) ** 2).sum() for g in groups) / dof)) if dof else None
+    noise_sd, dof = pooled_sd(g[col] for _, g in df.groupby(["depth", "option"]))
     wide = df.pivot_table(index=["depth", "seed"], columns="option", values=col)
     gaps = {}
     for hi, lo in (("A", "B"), ("B", "C"), ("A", "C")):
         d = (wide[hi] - wide[lo]).dropna().to_numpy()
-        g = {"mean": float(d.mean()), "pairs": len(d), "paper_imagenet": IMAGENET_TOP1[hi] - IMAGENET_TOP1[lo]}
-        if len(d) >= 2:
-            half = float(st.t.ppf(0.975, len(d) - 1) * d.std(ddof=1) / np.sqrt(len(d)))
-            g.update(ci95=(g["mean"] - half, g["mean"] + half),
-                     significant=bool(abs(g["mean"]) > half))
-        else:
-            g.update(ci95=None, significant=False)
+        mean, ci = mean_interval(d)
+        g = {"mean": mean, "pairs": len(d), "paper_imagenet": IMAGENET_TOP1[hi] - IMAGENET_TOP1[lo],
+             "ci95": ci, "significant": bool(ci is not None and (ci[0] > 0 or ci[1] < 0))}
         gaps[f"{hi}-{lo}"] = g
     all_ordered = all(ordered.values())
     texts = [f"Ordering C <= B <= A of mean {split} error: "
