@@ -20,6 +20,7 @@ import numpy as np
 
 from . import atomic
 from .config import RunConfig
+from .evaluation import one_test_set
 from .profiles import get_profile
 from .provenance import code_version
 from .stats import difference_half_width, pooled_sd
@@ -65,14 +66,17 @@ def main(argv=None) -> int:
     store = RunStore.for_profile(args.profile)
     flat = store.get_many(cfgs["fp32"] + cfgs["bf16"], data=args.data_dir, progress=False)
     runs = {"fp32": flat[:len(args.seeds)], "bf16": flat[len(args.seeds):]}
-    record = {"profile": args.profile, "seeds": args.seeds, **compare(runs),
+    # every error on one test set, said in the record (evaluation.py)
+    test_images = one_test_set({"test_images": [r.final_test["images"] for r in flat]})
+    record = {"profile": args.profile, "seeds": args.seeds, "test_images": test_images,
+              **compare(runs),
               "analysis_code": code_version(),  # the code that compared (each run's own: below)
               "runs": {r.config.run_id: {k: r.environment.get(k) for k in
                                          ("git_commit", "git_dirty", "device_name", "torch")}
                        for rs in runs.values() for r in rs}}
     out = RESULTS_DIR / "bench" / f"precision_{args.profile}.json"
     atomic.write_json(out, record)
-    print(record["text"])
+    print(f"{record['text']} ({test_images:,} test images)")
     print(f"written {out}")
     return 0
 

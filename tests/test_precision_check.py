@@ -2,7 +2,9 @@ import json
 
 import pytest
 
+from conftest import NUM_TEST
 from resnet_lib import precision_check
+from resnet_lib.profiles import get_profile
 from resnet_lib.store import RESULTS_DIR
 
 
@@ -15,6 +17,7 @@ def test_precision_check_trains_both_precisions_and_records_a_computed_verdict(c
     lo, hi = record["ci95"]
     assert record["same_within_noise"] == (lo <= 0 <= hi)
     assert len(record["runs"]) == 4
+    assert record["test_images"] == min(NUM_TEST, get_profile("smoke").recipe.test_subset)
 
 
 def test_precision_check_makes_no_claim_without_a_noise_estimate():
