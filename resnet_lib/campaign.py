@@ -259,10 +259,10 @@ def run(profile: str, hours: float, workers: int | None = None, device: torch.de
                        for i, e in enumerate(todo)]
             for f in as_completed(futures):
                 r = f.result()
-                if r["result"] != "not started":
-                    detail = (f"test error {r['test_error']:.2f}%" if r["result"] == "finished"
-                              else r.get("detail", ""))
-                    print(f"  {r['run_id']}: {r['result']} {detail}", flush=True)
+                if r["result"] == "finished":
+                    print(f"  {r['run_id']}: finished, test error {r['test_error']:.2f}%", flush=True)
+                elif r["result"] == "stopped":  # the budget is spent, or SIGTERM / Ctrl-C
+                    print(f"  {r['run_id']}: {r['detail']}", flush=True)
     finally:
         for s, h in previous.items():
             signal.signal(s, h)

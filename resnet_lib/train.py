@@ -267,7 +267,7 @@ class Trainer:
                     if stop_at is not None and self.iteration >= stop_at:
                         raise StopTraining(f"stopped at iteration {self.iteration}")
                     if should_stop is not None and should_stop():
-                        raise StopTraining(f"stopped at iteration {self.iteration}: budget spent")
+                        raise StopTraining(f"stopped at iteration {self.iteration} on request")
                     consistent = False
                     self._step()
                     done = self.iteration == r.iterations

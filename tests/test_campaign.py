@@ -37,7 +37,7 @@ def test_a_partial_run_continues_on_another_machine_to_the_same_weights(cifar, t
 
     results = tmp_path / "results" / "runs"
     machine1 = RunStore(results, tmp_path / "cache-1")
-    with pytest.raises(StopTraining, match="budget spent"):
+    with pytest.raises(StopTraining, match="stopped at iteration 5 on request"):
         machine1.train(config, cifar, progress=False, should_stop=_stop_after(5))
     record = machine1.save_partial(config)
     assert record == results.parent / "partial" / config.run_id
@@ -156,3 +156,48 @@ def test_runs_at_once_one_per_core_or_several_per_gpu(monkeypatch):
     assert store.device_for(torch.device("cuda"), 3, gpus=1) == "cuda"
     assert store.device_for(torch.device("cuda:1"), 3, gpus=4) == "cuda:1"
     assert store.device_for(torch.device("cpu"), 5) == "cpu"
+
+
+SIGTERM_CAMPAIGN = """
+import sys
+from resnet_lib import campaign
+from resnet_lib.config import RunConfig
+from resnet_lib.profiles import PAPER_RECIPE
+from resnet_lib.store import RunStore
+
+long = RunConfig("plain", 0, PAPER_RECIPE.compressed(100_000, batch_size=32, eval_every=50_000,
+                                                     train_eval_images=100), {"depth": 8})
+store = RunStore(sys.argv[1], sys.argv[2])
+RunStore.for_profile = classmethod(lambda cls, p: store)
+campaign.plan = lambda profile: [("01", long)]
+campaign.run("smoke", hours=1.0, workers=1, data_dir=sys.argv[3])
+print("campaign returned", flush=True)
+"""
+
+
+def test_sigterm_stops_a_campaign_with_its_partial_records(cifar_dir, tmp_path):
+    """How a GPU call ends before its time limit: SIGTERM to the campaign. Every run stops at its
+    next step and is kept as a partial record; the campaign exits normally."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    root, cache = tmp_path / "results" / "runs", tmp_path / "cache"
+    proc = subprocess.Popen([sys.executable, "-c", SIGTERM_CAMPAIGN, str(root), str(cache),
+                             str(cifar_dir)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True)
+    lines = []
+    for line in proc.stdout:  # the campaign has measured and planned; its worker starts now
+        lines.append(line)
+        if line.startswith("estimate:"):
+            break
+    time.sleep(10)  # the worker process starts, loads the data and trains some steps
+    proc.send_signal(signal.SIGTERM)
+    out, _ = proc.communicate(timeout=120)
+    out = "".join(lines) + out
+    assert proc.returncode == 0, out
+    assert "on request" in out and "campaign returned" in out
+    [record] = (root.parent / "partial").iterdir()
+    progress = json.loads((record / "progress.json").read_text())
+    assert progress["iteration"] > 0 and (record / "checkpoint.pt").exists()
