@@ -33,7 +33,8 @@ class RunConfig:
 
     def __post_init__(self):
         _check_model(self.model, tuple(sorted(self.model_options.items())))
-        if not isinstance(self.seed, int) or self.seed < 0:
+        # bool is an int in Python: seed=True would become run id '...-sTrue-...'
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
             raise ValueError(f"seed must be a non-negative integer, got {self.seed!r}")
 
     def to_dict(self) -> dict:

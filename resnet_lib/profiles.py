@@ -13,6 +13,7 @@ paper; notebooks print it, so no change of budget is hidden.
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
 
 
@@ -41,8 +42,40 @@ class Recipe:
     precision: str = "fp32"             # "fp32" or "bf16" autocast; see precision_check.py
 
     def __post_init__(self):
-        if min(self.iterations, self.batch_size, self.log_every, self.eval_every) <= 0:
-            raise ValueError(f"iterations, batch_size, log_every and eval_every must be positive: {self}")
+        def whole(name, minimum, optional=False):
+            v = getattr(self, name)
+            if optional and v is None:
+                return
+            # bool is an int in Python: True would pass as 1
+            if isinstance(v, bool) or not isinstance(v, int) or v < minimum:
+                raise ValueError(f"{name} must be a whole number >= {minimum}"
+                                 f"{' (or None)' if optional else ''}, got {v!r}")
+
+        def real(name, low, high, low_open=False):
+            v = getattr(self, name)
+            ok = (isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+                  and (v > low if low_open else v >= low) and v <= high)
+            if not ok:
+                raise ValueError(f"{name} must be a finite number in {'(' if low_open else '['}"
+                                 f"{low}, {high}], got {v!r}")
+
+        for name in ("iterations", "batch_size", "log_every", "eval_every", "train_eval_images"):
+            whole(name, 1)
+        whole("warmup_iterations", 0)
+        whole("warmup_min_depth", 0)
+        # None means all images; 0 would silently mean the same, so it is refused
+        whole("train_subset", 1, optional=True)
+        whole("test_subset", 1, optional=True)
+        real("lr", 0, 10, low_open=True)
+        real("warmup_lr", 0, 10, low_open=True)
+        real("lr_decay", 0, 1, low_open=True)
+        real("momentum", 0, 1)
+        real("weight_decay", 0, 1)
+        if not all(isinstance(m, int) and not isinstance(m, bool) and m >= 0
+                   for m in self.lr_milestones):
+            raise ValueError(f"lr_milestones must be whole numbers >= 0, got {self.lr_milestones!r}")
+        if not isinstance(self.val_split, bool):
+            raise ValueError(f"val_split must be True or False, got {self.val_split!r}")
         if self.precision not in ("fp32", "bf16"):
             raise ValueError(f"precision must be 'fp32' or 'bf16', got {self.precision!r}")
 

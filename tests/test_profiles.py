@@ -26,7 +26,30 @@ def test_compressed_schedule_keeps_the_paper_proportions():
 def test_unknown_profile_and_bad_recipe_are_errors():
     with pytest.raises(ValueError, match="unknown profile 'gpu'.*paper"):
         get_profile("gpu")
-    with pytest.raises(ValueError, match="positive"):
+    with pytest.raises(ValueError, match="iterations must be a whole number >= 1"):
         Recipe(iterations=0)
     with pytest.raises(ValueError, match="precision"):
         Recipe(precision="fp16")
+
+
+@pytest.mark.parametrize("change", [
+    {"lr": float("nan")}, {"lr": float("inf")}, {"lr": -0.1}, {"lr": 0.0}, {"momentum": 5},
+    {"iterations": 2.5}, {"iterations": True}, {"train_subset": 0}, {"test_subset": 0},
+    {"weight_decay": -1e-4}, {"batch_size": 0}, {"lr_milestones": (1.5,)}, {"val_split": 1},
+])
+def test_bad_recipes_are_refused_saying_what_is_allowed(change):
+    import dataclasses
+
+    from resnet_lib.profiles import PAPER_RECIPE
+
+    with pytest.raises(ValueError, match=f"{next(iter(change))} must be"):
+        dataclasses.replace(PAPER_RECIPE, **change)
+
+
+@pytest.mark.parametrize("seed", [True, -1, 1.0, "0"])
+def test_bad_seeds_are_refused(seed):
+    from resnet_lib.config import RunConfig
+    from resnet_lib.profiles import PAPER_RECIPE
+
+    with pytest.raises(ValueError, match="seed must be a non-negative integer"):
+        RunConfig("resnet20", seed, PAPER_RECIPE)
