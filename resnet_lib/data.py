@@ -9,7 +9,7 @@ Where the data is looked for, first match wins (see `find_data_dir`):
 
 Each candidate may be the `cifar-10-batches-py` folder itself or the folder holding it. Where no
 candidate has the files, `load_cifar10` downloads them with torchvision into `<repo>/data` (or
-`root`) if `download=True` and the network answers; otherwise it raises `DataError` naming the
+`root`) if `download_if_missing=True` and the network answers; otherwise it raises `DataError` naming the
 files it expected and how to get them.
 
 We read the pickles ourselves instead of using torchvision's `CIFAR10` because that class
@@ -48,7 +48,7 @@ HOW_TO_GET = (
     "Get the official 'CIFAR-10 python version' (cifar-10-python.tar.gz) from "
     "https://www.cs.toronto.edu/~kriz/cifar.html, unpack it, and point the environment variable "
     f"{ENV_VAR} at the folder that holds '{BATCHES_DIR}' (or pass root=...). With network access, "
-    "load_cifar10(download=True) fetches it for you."
+    "load_cifar10(download_if_missing=True) fetches it for you."
 )
 
 
@@ -198,10 +198,30 @@ def sha256_file(path: Path) -> str:
     return _HASH_CACHE[key]
 
 
+# What a CIFAR-10 pickle may name: numpy arrays of the pixels (as numpy 1 and numpy 2 spell
+# them), numpy scalars, and bytes as Python 3 writes them at protocol 2. Everything else (e.g.
+# os.system in a crafted file's __reduce__) is refused before it can run.
+_ALLOWED_GLOBALS = {
+    ("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
+    ("numpy.core.multiarray", "scalar"), ("numpy._core.multiarray", "scalar"),
+    ("numpy", "ndarray"), ("numpy", "dtype"), ("_codecs", "encode"),
+}
+
+
+class _CifarUnpickler(pickle.Unpickler):
+    """Unpickles only the types of the CIFAR-10 format (pickle docs, "Restricting Globals")."""
+
+    def find_class(self, module: str, name: str):
+        if (module, name) not in _ALLOWED_GLOBALS:
+            raise pickle.UnpicklingError(f"it names {module}.{name}, which a CIFAR-10 pickle "
+                                         "never holds (refused, not run)")
+        return super().find_class(module, name)
+
+
 def _unpickle(path: Path) -> dict:
     try:
         with open(path, "rb") as f:
-            obj = pickle.load(f, encoding="bytes")
+            obj = _CifarUnpickler(f, encoding="bytes").load()
     except Exception as e:
         raise DataError(f"{path} is not a readable CIFAR-10 pickle ({type(e).__name__}: {e}). "
                         "The file may be truncated or corrupt: replace it.\n" + HOW_TO_GET) from e
@@ -236,8 +256,9 @@ def load_cifar10(root: str | os.PathLike | None = None, download_if_missing: boo
         target = Path(root) if root is not None else DEFAULT_DOWNLOAD_ROOT
         try:
             d = download(target if target.name != BATCHES_DIR else target.parent)
-        except DataError as e:
-            raise DataError(_missing_message(root) + f"\n\nDownload attempt: {e}") from e
+        except DataError as e:  # its first line: the how-to is in the message already
+            raise DataError(_missing_message(root) + f"\n\nDownload attempt: "
+                            f"{str(e).splitlines()[0]}") from e
 
     parts = [_read_batch(d / f) for f in TRAIN_FILES]
     sizes = {len(p) for p in parts}

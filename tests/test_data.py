@@ -146,3 +146,61 @@ def test_real_data_matches_provenance(real_cifar_dir):
         assert {Path(name).name for name in listed} >= set(D.REQUIRED_FILES)
         for name, digest in listed.items():
             assert c.file_sha256[Path(name).name] == digest
+
+
+def test_a_crafted_pickle_is_refused_before_it_runs_code(cifar_dir, tmp_path):
+    """A data file whose __reduce__ calls a function: refused by the restricted unpickler,
+    naming the file and the global, and the function never runs."""
+    import pickle
+    import shutil
+
+    d = tmp_path / D.BATCHES_DIR
+    shutil.copytree(cifar_dir, d)
+    marker = tmp_path / "ran"
+
+    class Evil:
+        def __reduce__(self):
+            return (open, (str(marker), "w"))
+
+    with open(d / "data_batch_1", "wb") as f:
+        pickle.dump({b"data": Evil(), b"labels": [0]}, f, protocol=2)
+    with pytest.raises(D.DataError, match=r"data_batch_1.*names (io|builtins)\.open.*refused, not run"):
+        D.load_cifar10(d, download_if_missing=False)
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize("protocol", [2, 4])
+def test_re_pickled_copies_load(cifar_dir, tmp_path, protocol):
+    """The GPU machines' copy is re-pickled by Python 3 (shared/gpu-data): bytes and numpy
+    arrays as numpy 2 writes them must still load."""
+    import pickle
+    import shutil
+
+    d = tmp_path / D.BATCHES_DIR
+    shutil.copytree(cifar_dir, d)
+    for name in D.REQUIRED_FILES:
+        with open(cifar_dir / name, "rb") as f:
+            obj = pickle.load(f, encoding="bytes")
+        with open(d / name, "wb") as f:
+            pickle.dump(obj, f, protocol=protocol)
+    a = D.load_cifar10(cifar_dir, download_if_missing=False)
+    b = D.load_cifar10(d, download_if_missing=False)
+    assert a.content_sha256 == b.content_sha256
+
+
+def test_the_missing_data_message_names_a_call_that_works():
+    import inspect
+    import re
+
+    call = re.search(r"load_cifar10\((\w+)=True\)", D.HOW_TO_GET)
+    assert call and call.group(1) in inspect.signature(D.load_cifar10).parameters
+
+
+def test_the_missing_data_message_says_how_to_get_it_once(tmp_path, monkeypatch):
+    def unreachable(root, timeout_s=30.0):
+        raise D.DataError("Downloading CIFAR-10 into x failed (OSError: no route).\n" + D.HOW_TO_GET)
+
+    monkeypatch.setattr(D, "download", unreachable)
+    with pytest.raises(D.DataError) as e:
+        D.load_cifar10(tmp_path / "empty")
+    assert str(e.value).count("Get the official") == 1 and "no route" in str(e.value)
