@@ -235,7 +235,17 @@ def _read_batch(path: Path) -> Split:
     d = _unpickle(path)
     if "data" not in d or "labels" not in d:
         raise DataError(f"{path}: expected keys 'data' and 'labels', found {sorted(d)}.")
-    data, labels = np.asarray(d["data"]), np.asarray(d["labels"])
+    data = np.asarray(d["data"])
+    try:
+        labels = np.asarray(d["labels"])
+    except ValueError as e:  # ragged nesting
+        raise DataError(f"{path}: labels must be a flat list of integers ({e}).") from e
+    if labels.ndim != 1:
+        raise DataError(f"{path}: labels must be a flat list of integers, found an array of "
+                        f"shape {labels.shape}.")
+    if labels.dtype.kind not in "iu":  # NaN, 0.7, '3' or True are not class indices
+        raise DataError(f"{path}: labels must be integers 0..{NUM_CLASSES - 1}, found "
+                        f"{labels.dtype} values such as {labels[:3].tolist()}.")
     n = len(labels)
     if data.dtype != np.uint8 or data.shape != (n, 3 * 32 * 32):
         raise DataError(f"{path}: expected uint8 data of shape ({n}, 3072), "

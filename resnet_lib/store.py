@@ -211,16 +211,28 @@ class RunStore:
               f"of {progress['iterations']:,} (trained on "
               f"{', '.join(sorted({s['device_name'] for s in progress['segments']}))})", flush=True)
 
+    RUN_FILES = ("config.json", "summary.json", "environment.json", "metrics.csv", "model.pt")
+
     def load(self, config: RunConfig) -> Run | None:
+        """The stored run, checked: None if it is not stored (or incomplete, which is said, and
+        then trained again); a RuntimeError naming the file if a file of it is damaged."""
         d = self.path(config)
-        try:
-            stored = json.loads((d / "config.json").read_text())
-            summary = json.loads((d / "summary.json").read_text())
-            env = json.loads((d / "environment.json").read_text())
-        except FileNotFoundError:
+        if not d.exists():
             return None
+        missing = [f for f in self.RUN_FILES if not (d / f).is_file()]
+        if missing:
+            print(f"run store: {d} is incomplete (no {', '.join(missing)}): it will be trained "
+                  "again, and the new run replaces the folder", flush=True)
+            return None
+        stored, summary, env = (_read_json(d / f) for f in ("config.json", "summary.json",
+                                                            "environment.json"))
         if RunConfig.from_dict(stored).hash != config.hash:
             raise RuntimeError(f"{d} holds a different config than its name says; delete it")
+        _check_metrics(d / "metrics.csv", config.recipe.iterations)
+        if summary.get("iterations") != config.recipe.iterations:
+            raise RuntimeError(f"{d / 'summary.json'} records {summary.get('iterations')} of "
+                               f"{config.recipe.iterations} iterations; delete {d} to train the "
+                               "run again")
         return Run(config, d, summary, env)
 
     def all_runs(self) -> list[Run]:
@@ -372,6 +384,27 @@ def _train_in_worker(root, cache, config_dict, data_root, device, threads, retra
         _exit_if_orphaned()
         raise
     return config_dict
+
+
+def _read_json(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as e:
+        raise RuntimeError(f"{path} is damaged ({e}); delete {path.parent} to train the run "
+                           "again") from e
+
+
+def _check_metrics(path: Path, iterations: int) -> None:
+    """A stored metrics.csv has its header and ends with the run's last iteration: a truncated
+    file would otherwise draw a curve that stops early, silently."""
+    lines = path.read_text().splitlines()
+    if not lines or lines[0].split(",") != list(METRIC_FIELDS):
+        raise RuntimeError(f"{path} has no header {','.join(METRIC_FIELDS)}; delete "
+                           f"{path.parent} to train the run again")
+    last = lines[-1].split(",")[0] if len(lines) > 1 else ""
+    if last != str(iterations):
+        raise RuntimeError(f"{path} ends at iteration {last or 'none'}, not {iterations}: it is "
+                           f"truncated; delete {path.parent} to train the run again")
 
 
 def _final_errors(summary: dict) -> str:

@@ -204,3 +204,21 @@ def test_the_missing_data_message_says_how_to_get_it_once(tmp_path, monkeypatch)
     with pytest.raises(D.DataError) as e:
         D.load_cifar10(tmp_path / "empty")
     assert str(e.value).count("Get the official") == 1 and "no route" in str(e.value)
+
+
+@pytest.mark.parametrize("file", ["data_batch_2", "test_batch"])
+@pytest.mark.parametrize("labels, found", [
+    (lambda ls: [float("nan")] + ls[1:], "float64 values"),       # was read as -2**63
+    (lambda ls: [v + 0.7 for v in ls], "float64 values"),         # was rounded down silently
+    (lambda ls: [[v] for v in ls], r"shape \(\d+, 1\)"),          # was accepted in test_batch
+    (lambda ls: [str(v) for v in ls], "<U1 values"),              # was a UFuncTypeError
+])
+def test_damaged_labels_are_a_data_error_naming_the_file(cifar_dir, tmp_path, file, labels, found):
+    d = Path(shutil.copytree(cifar_dir, tmp_path / D.BATCHES_DIR))
+    with open(d / file, "rb") as fh:
+        obj = pickle.load(fh, encoding="bytes")
+    obj[b"labels"] = labels(list(obj[b"labels"]))
+    with open(d / file, "wb") as fh:
+        pickle.dump(obj, fh, protocol=2)
+    with pytest.raises(D.DataError, match=f"{file}: labels must be .*{found}"):
+        D.load_cifar10(d, download_if_missing=False)

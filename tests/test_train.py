@@ -349,3 +349,26 @@ def test_leftovers_of_killed_writers_are_tidied_and_live_ones_kept(tmp_path):
     assert (root / "b" / "summary.json").read_text() == "old b"
     assert (root / "c" / "summary.json").read_text() == "new c"
     assert len(done) == 3
+
+
+@pytest.mark.parametrize("damage, error", [
+    ("truncate_summary", r"summary.json is damaged .*delete .* to train the run again"),
+    ("truncate_metrics", r"metrics.csv ends at iteration \d+, not 12: it is truncated"),
+])
+def test_a_damaged_stored_run_is_an_error_naming_the_file(cifar, tmp_path, damage, error):
+    store = RunStore(tmp_path / "runs", tmp_path / "cache")
+    run = store.train(config(), cifar, progress=False)
+    name = "summary.json" if damage == "truncate_summary" else "metrics.csv"
+    text = (run.dir / name).read_text()
+    (run.dir / name).write_text(text[:len(text) // 2])
+    with pytest.raises(RuntimeError, match=error):
+        store.load(config())
+
+
+def test_an_incomplete_stored_run_says_so_and_is_trained_again(cifar, tmp_path, capsys):
+    store = RunStore(tmp_path / "runs", tmp_path / "cache")
+    run = store.train(config(), cifar, progress=False)
+    (run.dir / "summary.json").unlink()
+    again = store.get_many([config()], cifar, workers=1, progress=False)[0]
+    assert "is incomplete (no summary.json): it will be trained again" in capsys.readouterr().out
+    assert (again.dir / "summary.json").exists()
