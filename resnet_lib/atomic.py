@@ -12,6 +12,7 @@ import os
 import re
 import shutil
 import tempfile
+from glob import escape as glob_escape
 from pathlib import Path
 
 import torch
@@ -23,10 +24,33 @@ def _umask() -> int:
     return mask
 
 
+_PLAIN = {errno.ENOSPC: "no space is left on the disk", errno.EROFS: "the file system is read-only",
+          errno.EACCES: "permission denied", errno.EDQUOT: "the disk quota is exceeded"}
+
+
+def _plain(e: OSError) -> str:
+    return _PLAIN.get(e.errno, e.strerror or str(e))
+
+
+def _remove_stale_temporaries(path: Path) -> None:
+    """Temporary files that killed writers of `path` left behind (their process is gone)."""
+    for tmp in path.parent.glob(f".{glob_escape(path.name)}.*.tmp"):
+        m = re.match(rf"^\.{re.escape(path.name)}\.(\d+)\.", tmp.name)
+        if m and not _alive(int(m.group(1))):
+            tmp.unlink(missing_ok=True)
+
+
 def _atomic(path: Path, write) -> None:
+    """Write via a temporary file named with this process's id. A failure names the file and
+    the cause in plain words (a full disk, a read-only file system) and leaves no temporary."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        _remove_stale_temporaries(path)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp",
+                                   dir=path.parent)
+    except OSError as e:
+        raise OSError(e.errno, f"could not write {path}: {_plain(e)}") from e
     try:
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the usual mode
         with os.fdopen(fd, "wb") as f:
@@ -34,6 +58,15 @@ def _atomic(path: Path, write) -> None:
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
+    except OSError as e:
+        Path(tmp).unlink(missing_ok=True)
+        raise OSError(e.errno, f"could not write {path}: {_plain(e)}") from e
+    except RuntimeError as e:
+        # torch's zip writer reports a full disk as "enforce fail ... unexpected pos"
+        Path(tmp).unlink(missing_ok=True)
+        free = shutil.disk_usage(path.parent).free
+        raise OSError(errno.EIO, f"could not write {path}: {e} ({free:,} bytes free on its "
+                      "disk: it may be full)") from e
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise

@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import math
 import signal
+import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -192,12 +193,26 @@ class Trainer:
         if self.checkpoint_path is not None:
             atomic.torch_save(self.checkpoint_path, self.state_dict())
 
+    def _checkpoint_or_warn(self, consequence: str) -> None:
+        """A checkpoint that cannot be written (a full disk) must not throw away the training
+        itself: say so, with the file and the cause, and go on."""
+        try:
+            self.save_checkpoint()
+        except OSError as e:
+            print(f"warning: {e}; {consequence}", file=sys.stderr, flush=True)
+
     def try_resume(self) -> bool:
         if self.checkpoint_path is None or not self.checkpoint_path.exists():
             return False
         # Only tensors and plain values: a checkpoint from elsewhere (a partial run committed by
         # another machine) cannot run code when it is loaded.
-        state = torch.load(self.checkpoint_path, map_location=self.device, weights_only=True)
+        try:
+            state = torch.load(self.checkpoint_path, map_location=self.device, weights_only=True)
+        except Exception as e:
+            raise RuntimeError(f"the checkpoint {self.checkpoint_path} is damaged or not a "
+                               f"checkpoint ({type(e).__name__}: {str(e).splitlines()[0]}). "
+                               "Delete it to train this run from its partial record, if it has "
+                               "one, or from the beginning.") from e
         self.load_state_dict(state)
         return True
 
@@ -280,7 +295,8 @@ class Trainer:
                         if evaluate_now:
                             self._evaluate_all()
                         if checkpoint_now:
-                            self.save_checkpoint()
+                            self._checkpoint_or_warn("training goes on, but a stop now would lose "
+                                                     "the iterations since the last checkpoint")
                             last_ckpt = time.monotonic()
                         segment = time.perf_counter()
                     consistent = True
@@ -296,12 +312,12 @@ class Trainer:
                 # checkpoint stands instead.
                 if consistent:
                     self._pause_clock(segment)
-                    self.save_checkpoint()
+                    self._checkpoint_or_warn("the run restarts from its last checkpoint")
                 raise
             finally:
                 if bar is not None:
                     bar.close()
-        self.save_checkpoint()
+        self._checkpoint_or_warn("the finished run is still stored")
         return TrainResult(self.model, self.metrics, self.summary())
 
     def _pause_clock(self, segment_start: float) -> float:

@@ -372,3 +372,62 @@ def test_an_incomplete_stored_run_says_so_and_is_trained_again(cifar, tmp_path, 
     again = store.get_many([config()], cifar, workers=1, progress=False)[0]
     assert "is incomplete (no summary.json): it will be trained again" in capsys.readouterr().out
     assert (again.dir / "summary.json").exists()
+
+
+@pytest.fixture
+def tiny_disk(tmp_path):
+    """A 200 KB file system (tmpfs): too small for a checkpoint. Needs root (CI has it)."""
+    mount = tmp_path / "tiny"
+    mount.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=200k", "tmpfs", str(mount)],
+                          capture_output=True)
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.decode().strip()}")
+    yield mount
+    subprocess.run(["umount", str(mount)], check=False)
+
+
+def test_a_full_disk_for_checkpoints_does_not_lose_a_finished_run(cifar, tmp_path, tiny_disk, capsys):
+    """The probe: checkpoint cache on a 200 KB tmpfs. Training finishes, the final checkpoint
+    cannot be written, and the run is published all the same, with a warning that names the
+    file and the cause; no temporary file is left on the full disk."""
+    store = RunStore(tmp_path / "runs", tiny_disk / "cache")
+    run = store.train(config(), cifar, progress=False)
+    assert (run.dir / "model.pt").exists() and store.load(config()) is not None
+    err = capsys.readouterr().err
+    assert f"could not write {store.checkpoint_path(config())}" in err
+    assert "no space is left on the disk" in err or "it may be full" in err
+    assert "the finished run is still stored" in err
+    assert not list((tiny_disk / "cache" / "checkpoints").glob(".*.tmp"))
+
+
+def test_write_failures_name_the_file_and_the_cause(tmp_path, monkeypatch):
+    import errno
+
+    def read_only(fd):
+        raise OSError(errno.EROFS, "Read-only file system")
+
+    monkeypatch.setattr(atomic.os, "fsync", read_only)
+    with pytest.raises(OSError, match=r"could not write .*x\.json: the file system is read-only"):
+        atomic.write_json(tmp_path / "x.json", {"a": 1})
+    assert not list(tmp_path.glob(".*.tmp"))
+
+
+def test_temporaries_of_killed_writers_are_removed(tmp_path):
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True).stdout.strip()
+    stale = tmp_path / f".c.pt.{dead}.abc123.tmp"
+    live = tmp_path / f".c.pt.{os.getpid()}.def456.tmp"  # a writer still at work
+    stale.write_bytes(b"half")
+    live.write_bytes(b"half")
+    atomic.write_bytes(tmp_path / "c.pt", b"whole")
+    assert not stale.exists() and live.exists() and (tmp_path / "c.pt").read_bytes() == b"whole"
+
+
+def test_a_damaged_checkpoint_names_its_path_and_how_to_discard_it(cifar, tmp_path):
+    store = RunStore(tmp_path / "runs", tmp_path / "cache")
+    ckpt = store.checkpoint_path(config())
+    ckpt.parent.mkdir(parents=True)
+    ckpt.write_bytes(b"PK\x03\x04 truncated")
+    with pytest.raises(RuntimeError, match=f"checkpoint {ckpt} is damaged.*Delete it"):
+        store.train(config(), cifar, progress=False)
