@@ -11,6 +11,7 @@ import json
 import os
 import re
 import shutil
+import sys
 import tempfile
 from glob import escape as glob_escape
 from pathlib import Path
@@ -88,12 +89,36 @@ def torch_save(path: Path, obj) -> None:
     _atomic(path, lambda f: torch.save(obj, f))
 
 
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two paths in one step (Linux renameat2 with RENAME_EXCHANGE): a reader sees one
+    folder or the other, never neither. False where the system cannot do it."""
+    if not sys.platform.startswith("linux"):
+        return False
+    import ctypes
+
+    renameat2 = getattr(ctypes.CDLL(None, use_errno=True), "renameat2", None)
+    if renameat2 is None:
+        return False
+    AT_FDCWD, RENAME_EXCHANGE = -100, 2  # <fcntl.h>, <linux/fs.h>
+    if renameat2(AT_FDCWD, os.fsencode(a), AT_FDCWD, os.fsencode(b), RENAME_EXCHANGE) == 0:
+        return True
+    err = ctypes.get_errno()
+    if err in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP):
+        return False
+    raise OSError(err, f"could not publish {b}: {os.strerror(err)}")
+
+
 def publish_dir(staging: Path, final: Path) -> bool:
-    """Move a fully written folder into place. An older folder at `final` is swapped out first
-    and deleted only after the new one is in place. If another process publishes the same
-    folder at the same moment, its copy stays and ours is discarded (both are complete); the
-    return value says whether ours was the one published."""
+    """Move a fully written folder into place. An older folder at `final` is exchanged with the
+    new one in one step where the system allows it (Linux), so a reader never finds the folder
+    missing; elsewhere it is swapped out first. The old folder is deleted after the new one is
+    in place. If another process publishes the same new folder at the same moment, its copy
+    stays and ours is discarded (both are complete); the return value says whether ours was
+    the one published."""
     final.parent.mkdir(parents=True, exist_ok=True)
+    if final.exists() and _exchange(staging, final):
+        shutil.rmtree(staging, ignore_errors=True)  # it holds the old folder now
+        return True
     old = None
     if final.exists():
         old = final.with_name(f".{final.name}.old-{os.getpid()}")
@@ -116,7 +141,9 @@ def staging_dir(final: Path) -> Path:
     """A fresh hidden folder beside `final`, to be filled and then published. Its name holds
     this process's id, so `remove_leftovers` can tell a crashed writer's folder from a live one."""
     final.parent.mkdir(parents=True, exist_ok=True)
-    return Path(tempfile.mkdtemp(prefix=f".{final.name}.staging-{os.getpid()}-", dir=final.parent))
+    d = Path(tempfile.mkdtemp(prefix=f".{final.name}.staging-{os.getpid()}-", dir=final.parent))
+    os.chmod(d, 0o777 & ~_umask())  # mkdtemp makes 0700; a published run gets the usual mode
+    return d
 
 
 _LEFTOVER = re.compile(r"^\.(?P<name>.+)\.(?P<kind>staging|old)-(?P<pid>\d+)(-.*)?$")

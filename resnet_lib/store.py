@@ -16,6 +16,7 @@ training from scratch.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import functools
 import io
@@ -248,7 +249,36 @@ class RunStore:
     def train(self, config: RunConfig, data: Cifar10, device: torch.device | None = None,
               progress: bool = True, retrain: bool = False, should_stop=None) -> Run:
         """Train (resuming from a checkpoint or a partial record if one exists) and publish the
-        run. `should_stop` (see Trainer.run) stops it early with StopTraining, checkpointed."""
+        run. `should_stop` (see Trainer.run) stops it early with StopTraining, checkpointed.
+
+        One process at a time trains a config: others asking for it wait for the lock beside the
+        store (`<store>/.locks/<run_id>.lock`), then find the run stored and reuse it."""
+        with self._lock(config):
+            if not retrain:
+                stored = self.load(config)
+                if stored is not None:
+                    print(f"{config.run_id}: trained by another process meanwhile; reused", flush=True)
+                    return stored
+            return self._train_unlocked(config, data, device, progress, retrain, should_stop)
+
+    @contextlib.contextmanager
+    def _lock(self, config: RunConfig):
+        from filelock import FileLock, Timeout
+
+        path = self.root / ".locks" / f"{config.run_id}.lock"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        lock = FileLock(str(path))
+        try:
+            lock.acquire(timeout=0)
+        except Timeout:
+            print(f"{config.run_id}: another process is training it; waiting for it", flush=True)
+            lock.acquire()
+        try:
+            yield
+        finally:
+            lock.release()
+
+    def _train_unlocked(self, config, data, device, progress, retrain, should_stop) -> Run:
         device = device or default_device()
         ckpt = self.checkpoint_path(config)
         if retrain:

@@ -431,3 +431,67 @@ def test_a_damaged_checkpoint_names_its_path_and_how_to_discard_it(cifar, tmp_pa
     ckpt.write_bytes(b"PK\x03\x04 truncated")
     with pytest.raises(RuntimeError, match=f"checkpoint {ckpt} is damaged.*Delete it"):
         store.train(config(), cifar, progress=False)
+
+
+ASK_FOR_RUN = """
+import sys
+from resnet_lib.config import RunConfig
+from resnet_lib.profiles import PAPER_RECIPE
+from resnet_lib.store import RunStore
+recipe = PAPER_RECIPE.compressed(12, batch_size=32, log_every=3, eval_every=6, train_eval_images=100)
+RunStore(sys.argv[1], sys.argv[2]).get_many([RunConfig("resnet", 0, recipe, {"depth": 8})],
+                                            sys.argv[3], workers=1, progress=False)
+"""
+
+
+def test_a_run_asked_for_by_two_processes_is_trained_once(cifar, cifar_dir, tmp_path):
+    """While one process trains a config (here: this test, holding its lock), another that asks
+    for it waits, then reuses what the first stored instead of training it again."""
+    from filelock import FileLock
+
+    store = RunStore(tmp_path / "runs", tmp_path / "cache")
+    lock = FileLock(str(store.root / ".locks" / f"{config().run_id}.lock"))
+    (store.root / ".locks").mkdir(parents=True)
+    with lock:
+        other = subprocess.Popen([sys.executable, "-c", ASK_FOR_RUN, str(store.root), str(store.cache),
+                                  str(cifar_dir)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                 text=True)
+        for line in other.stdout:
+            if "another process is training it; waiting" in line:
+                break
+        run = store._train_unlocked(config(), cifar, None, False, False, None)
+    out = other.communicate(timeout=120)[0]
+    assert other.returncode == 0, out
+    assert "trained by another process meanwhile; reused" in out
+    assert store.load(config()).summary["segments"] == run.summary["segments"]  # ours, once
+
+
+def test_a_stored_run_never_disappears_while_it_is_published_again(cifar, tmp_path):
+    import threading
+
+    store = RunStore(tmp_path / "runs", tmp_path / "cache")
+    run = store.train(config(), cifar, progress=False)
+    stop, missing, checks = threading.Event(), [0], [0]
+
+    def read():
+        while not stop.is_set():
+            checks[0] += 1
+            missing[0] += not (run.dir / "config.json").exists()
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    for _ in range(100):
+        staging = atomic.staging_dir(run.dir)
+        for f in run.dir.iterdir():
+            (staging / f.name).write_bytes(f.read_bytes())
+        atomic.publish_dir(staging, run.dir)
+    stop.set()
+    reader.join()
+    assert checks[0] > 1000 and missing[0] == 0
+
+
+def test_published_runs_get_the_usual_mode(cifar, tmp_path):
+    run = RunStore(tmp_path / "runs", tmp_path / "cache").train(config(), cifar, progress=False)
+    mask = os.umask(0)
+    os.umask(mask)
+    assert run.dir.stat().st_mode & 0o777 == 0o777 & ~mask
