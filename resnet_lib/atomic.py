@@ -13,6 +13,7 @@ import re
 import shutil
 import sys
 import tempfile
+import time
 from glob import escape as glob_escape
 from pathlib import Path
 
@@ -29,6 +30,11 @@ _PLAIN = {errno.ENOSPC: "no space is left on the disk", errno.EROFS: "the file s
           errno.EACCES: "permission denied", errno.EDQUOT: "the disk quota is exceeded"}
 
 
+# A temporary without a process id in its name (written by versions before 2026-11-26) is taken
+# as abandoned once it is this old: no write takes an hour.
+STALE_SECONDS = 3600
+
+
 def _plain(e: OSError) -> str:
     return _PLAIN.get(e.errno, e.strerror or str(e))
 
@@ -37,8 +43,11 @@ def _remove_stale_temporaries(path: Path) -> None:
     """Temporary files that killed writers of `path` left behind (their process is gone)."""
     for tmp in path.parent.glob(f".{glob_escape(path.name)}.*.tmp"):
         m = re.match(rf"^\.{re.escape(path.name)}\.(\d+)\.", tmp.name)
-        if m and not _alive(int(m.group(1))):
-            tmp.unlink(missing_ok=True)
+        if m:
+            if not _alive(int(m.group(1))):
+                tmp.unlink(missing_ok=True)
+        elif time.time() - tmp.stat().st_mtime > STALE_SECONDS:
+            tmp.unlink(missing_ok=True)  # written before temporaries carried a process id
 
 
 def _atomic(path: Path, write) -> None:
@@ -109,12 +118,14 @@ def _exchange(a: Path, b: Path) -> bool:
 
 
 def publish_dir(staging: Path, final: Path) -> bool:
-    """Move a fully written folder into place. An older folder at `final` is exchanged with the
-    new one in one step where the system allows it (Linux), so a reader never finds the folder
-    missing; elsewhere it is swapped out first. The old folder is deleted after the new one is
-    in place. If another process publishes the same new folder at the same moment, its copy
-    stays and ours is discarded (both are complete); the return value says whether ours was
-    the one published."""
+    """Move a fully written folder into place; return whether ours is the one in place.
+
+    A folder already at `final` is replaced: exchanged with the new one in one step where the
+    system allows it (Linux), so a reader never finds it missing; elsewhere it is swapped out
+    first. The old folder is deleted after the new one is in place. Where there was no folder
+    and another process publishes one at the same moment, the first stays and ours is
+    discarded (both are complete). The run store's lock keeps two processes from training, and
+    so publishing, one run at the same time."""
     final.parent.mkdir(parents=True, exist_ok=True)
     if final.exists() and _exchange(staging, final):
         shutil.rmtree(staging, ignore_errors=True)  # it holds the old folder now

@@ -418,10 +418,14 @@ def test_temporaries_of_killed_writers_are_removed(tmp_path):
                           capture_output=True, text=True).stdout.strip()
     stale = tmp_path / f".c.pt.{dead}.abc123.tmp"
     live = tmp_path / f".c.pt.{os.getpid()}.def456.tmp"  # a writer still at work
-    stale.write_bytes(b"half")
-    live.write_bytes(b"half")
+    old_style = tmp_path / ".c.pt.iw_x1y2.tmp"  # the probe's name: no process id
+    for f in (stale, live, old_style):
+        f.write_bytes(b"half")
+    hours_ago = time.time() - 2 * 3600
+    os.utime(old_style, (hours_ago, hours_ago))
     atomic.write_bytes(tmp_path / "c.pt", b"whole")
-    assert not stale.exists() and live.exists() and (tmp_path / "c.pt").read_bytes() == b"whole"
+    assert not stale.exists() and not old_style.exists() and live.exists()
+    assert (tmp_path / "c.pt").read_bytes() == b"whole"
 
 
 def test_a_damaged_checkpoint_names_its_path_and_how_to_discard_it(cifar, tmp_path):
