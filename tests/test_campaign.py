@@ -200,3 +200,25 @@ def test_sigterm_stops_a_campaign_with_its_partial_records(cifar_dir, tmp_path):
     [record] = (root.parent / "partial").iterdir()
     progress = json.loads((record / "progress.json").read_text())
     assert progress["iteration"] > 0 and (record / "checkpoint.pt").exists()
+
+
+def test_a_campaign_needs_neither_matplotlib_nor_jupyter():
+    """GPU machines have torch, numpy, pandas, scipy and tqdm, and not this project's
+    environment: the campaign, the evaluation and the bench must import without the rest."""
+    import subprocess
+    import sys
+
+    code = """
+import importlib.abc, sys
+class Block(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path, target=None):
+        if name.split(".")[0] in ("matplotlib", "papermill", "jupytext", "nbformat", "ipykernel", "yaml"):
+            raise ImportError("not on the GPU machine: " + name)
+sys.meta_path.insert(0, Block())
+import resnet_lib.bench, resnet_lib.evaluation
+from resnet_lib import campaign
+print(len(campaign.plan("paper")))
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert int(out.stdout.split()[-1]) > 100
