@@ -53,32 +53,27 @@ def _remove_stale_temporaries(path: Path) -> None:
 def _atomic(path: Path, write) -> None:
     """Write via a temporary file named with this process's id. A failure names the file and
     the cause in plain words (a full disk, a read-only file system) and leaves no temporary."""
-    path = Path(path)
+    path, tmp = Path(path), None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         _remove_stale_temporaries(path)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp",
                                    dir=path.parent)
-    except OSError as e:
-        raise OSError(e.errno, f"could not write {path}: {_plain(e)}") from e
-    try:
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the usual mode
         with os.fdopen(fd, "wb") as f:
             write(f)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except OSError as e:
-        Path(tmp).unlink(missing_ok=True)
-        raise OSError(e.errno, f"could not write {path}: {_plain(e)}") from e
-    except RuntimeError as e:
-        # torch's zip writer reports a full disk as "enforce fail ... unexpected pos"
-        Path(tmp).unlink(missing_ok=True)
-        free = shutil.disk_usage(path.parent).free
-        raise OSError(errno.EIO, f"could not write {path}: {e} ({free:,} bytes free on its "
-                      "disk: it may be full)") from e
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+    except BaseException as e:
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)
+        if isinstance(e, OSError):
+            raise OSError(e.errno, f"could not write {path}: {_plain(e)}") from e
+        if isinstance(e, RuntimeError):  # torch's zip writer: "enforce fail ... unexpected pos"
+            free = shutil.disk_usage(path.parent).free
+            raise OSError(errno.EIO, f"could not write {path}: {e} ({free:,} bytes free on its "
+                          "disk: it may be full)") from e
         raise
 
 

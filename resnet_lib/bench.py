@@ -29,6 +29,7 @@ from pathlib import Path
 import torch
 
 from . import atomic
+from .complexity import model_multiply_adds
 from .config import RunConfig
 from .data import Cifar10, Split, find_data_dir, load_cifar10
 from .profiles import PAPER_RECIPE
@@ -63,15 +64,17 @@ def _data() -> Cifar10:
     return Cifar10(Path("synthetic"), split(50_000), split(1_000), [str(i) for i in range(10)])
 
 
-def ours(depth: int, data: Cifar10, device, seconds: float, precision: str = "fp32") -> float:
-    """images/s of the project's training step, after 3 warm-up steps, over ~`seconds`."""
-    recipe = PAPER_RECIPE.compressed(10_000, eval_every=10**9, log_every=10**9,
-                                     train_eval_images=1, precision=precision)
+def ours(depth: int, data: Cifar10, device, seconds: float, precision: str = "fp32",
+         recipe=None) -> float:
+    """images/s of the project's training step, after 3 warm-up steps, over ~`seconds`; under
+    `recipe` if given (its batch size and precision), else the paper's at batch 128."""
+    recipe = recipe or PAPER_RECIPE.compressed(10_000, eval_every=10**9, log_every=10**9,
+                                                train_eval_images=1, precision=precision)
     trainer = Trainer(RunConfig("resnet", 0, recipe, {"depth": depth}), data, device=device,
                       progress=False)
     for _ in range(3):
         trainer._step()
-    return _timed(trainer._step, device, seconds)
+    return _timed(trainer._step, device, seconds, batch=recipe.batch_size)
 
 
 def baseline(depth: int, data: Cifar10, device, seconds: float) -> float:
@@ -118,11 +121,7 @@ def baseline(depth: int, data: Cifar10, device, seconds: float) -> float:
 
 
 def training_flop_per_image(depth: int) -> float:
-    from .complexity import multiply_adds
-    from .models import create_model
-
-    with torch.device("meta"):
-        return TRAINING_FLOP_PER_MULTIPLY_ADD * multiply_adds(create_model("resnet", depth=depth))
+    return TRAINING_FLOP_PER_MULTIPLY_ADD * model_multiply_adds("resnet", depth=depth)
 
 
 def matmul_ceiling(device, precision: str, seconds: float, n: int | None = None) -> float:

@@ -21,7 +21,6 @@ same checkpoints and partial records as a spent budget.
 from __future__ import annotations
 
 import argparse
-import functools
 import math
 import multiprocessing
 import os
@@ -33,10 +32,12 @@ from dataclasses import dataclass
 
 import torch
 
+from . import bench
+from .complexity import model_multiply_adds
 from .config import RunConfig
 from .profiles import get_profile
 from .store import RUNS_PER_GPU, RunStore, _stop_with_parent, default_workers, device_for
-from .train import StopTraining, Trainer, default_device
+from .train import StopTraining, default_device
 
 # Claim 1's depths in the order they matter: the two ends of the paper's curve first.
 CLAIM1_DEPTH_ORDER = (20, 56, 32, 44, 110)
@@ -98,9 +99,7 @@ def status(store: RunStore, planned: list[tuple[str, RunConfig]]) -> list[Entry]
             out.append(Entry(claim, c, "done", c.recipe.iterations))
             continue
         record = store.partial_progress(c)
-        ckpt = store.checkpoint_path(c)
-        local = (torch.load(ckpt, map_location="cpu", weights_only=True)["iteration"]
-                 if ckpt.exists() else None)
+        local = store.checkpoint_iteration(c)
         if record is None and local is None:
             out.append(Entry(claim, c, "missing", 0))
             continue
@@ -114,34 +113,15 @@ def status(store: RunStore, planned: list[tuple[str, RunConfig]]) -> list[Entry]
 # ------------------------------------------------------------------------------ what it costs
 
 
-@functools.lru_cache(maxsize=None)
-def _multiply_adds(model: str, options: tuple) -> int:
-    from .complexity import multiply_adds
-    from .models import create_model
-
-    with torch.device("meta"):  # shapes only: no weights, no arithmetic
-        return multiply_adds(create_model(model, **dict(options)))
-
-
 def macs(config: RunConfig) -> int:
-    return _multiply_adds(config.model, tuple(sorted(config.model_options.items())))
+    return model_multiply_adds(config.model, **config.model_options)
 
 
-def measure_reference_step(profile: str, device: torch.device, data, steps: int = 6) -> float:
-    """Seconds per training step of ResNet-20 under the profile's recipe on `device`, timed
-    after two warm-up steps."""
-    config = RunConfig("resnet", 0, get_profile(profile).recipe, {"depth": 20})
-    trainer = Trainer(config, data, device=device, progress=False)
-    for _ in range(2):
-        trainer._step()
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-    t0 = time.perf_counter()
-    for _ in range(steps):
-        trainer._step()
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-    return (time.perf_counter() - t0) / steps
+def measure_reference_step(profile: str, device: torch.device, data, seconds: float = 2.0) -> float:
+    """Seconds per training step of ResNet-20 under the profile's recipe on `device`, timed as
+    `make bench` times the project's step."""
+    recipe = get_profile(profile).recipe
+    return recipe.batch_size / bench.ours(20, data, device, seconds, recipe=recipe)
 
 
 def estimated_seconds(config: RunConfig, iterations: int, reference_step: float,

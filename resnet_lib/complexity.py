@@ -6,6 +6,8 @@ Multiply-adds count the convolutions and the FC layer, the way He et al. 2015 co
 
 from __future__ import annotations
 
+import functools
+
 import torch
 import torch.nn as nn
 
@@ -36,3 +38,17 @@ def multiply_adds(model: nn.Module, input_size=(1, 3, 32, 32)) -> int:
             h.remove()
     return total
 
+
+
+def model_multiply_adds(name: str, **options) -> int:
+    """Multiply-adds of `create_model(name, **options)`, from shapes alone (the model is built
+    on the meta device: no weights, no arithmetic), computed once per kind of model."""
+    return _model_multiply_adds(name, tuple(sorted(options.items())))
+
+
+@functools.lru_cache(maxsize=None)
+def _model_multiply_adds(name: str, options: tuple) -> int:
+    from .models import create_model
+
+    with torch.device("meta"):
+        return multiply_adds(create_model(name, **dict(options)))

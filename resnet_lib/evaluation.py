@@ -33,7 +33,7 @@ import torch
 from . import atomic
 from .data import NUM_CLASSES, TEST_FILE, Cifar10, load_cifar10, pixel_mean
 from .provenance import code_version, device_name
-from .train import default_device, evaluation_splits
+from .train import default_device, eval_logits, evaluation_splits
 
 EVALUATIONS_FILE = "test_evaluations.json"
 
@@ -88,19 +88,12 @@ def needs_evaluation(run, data: Cifar10) -> bool:
 
 @torch.no_grad()
 def _predict(model, split, mean, dtype) -> tuple[torch.Tensor, torch.Tensor]:
-    """Per image: cross-entropy and predicted class, in eval mode, batched as the trainer's
-    evaluation (train.evaluate) and in the run's own precision."""
+    """Per image: cross-entropy and predicted class, through the trainer's evaluation loop."""
     import torch.nn.functional as F
-
-    from .data import normalize
-    from .train import EVAL_BATCH, _autocast
 
     model.eval()
     losses, preds = [], []
-    for i in range(0, len(split), EVAL_BATCH):
-        x, y = normalize(split.images[i:i + EVAL_BATCH], mean), split.labels[i:i + EVAL_BATCH]
-        with _autocast(x.device, dtype):
-            logits = model(x)
+    for logits, y in eval_logits(model, split, mean, dtype):
         losses.append(F.cross_entropy(logits.float(), y, reduction="none").cpu())
         preds.append(logits.argmax(1).cpu())
     return torch.cat(losses), torch.cat(preds)

@@ -158,6 +158,13 @@ class RunStore:
     def checkpoint_path(self, config: RunConfig) -> Path:
         return self.cache / "checkpoints" / f"{config.run_id}.pt"
 
+    def checkpoint_iteration(self, config: RunConfig) -> int | None:
+        """How far the local checkpoint of `config` is (None: there is none)."""
+        ckpt = self.checkpoint_path(config)
+        if not ckpt.exists():
+            return None
+        return torch.load(ckpt, map_location="cpu", weights_only=True)["iteration"]
+
     # ------------------------------------------------------------ partial runs, between machines
 
     def partial_dir(self, config: RunConfig) -> Path:
@@ -201,11 +208,10 @@ class RunStore:
         progress = self.partial_progress(config)
         if progress is None:
             return
+        local = self.checkpoint_iteration(config)
+        if local is not None and local >= progress["iteration"]:
+            return
         ckpt = self.checkpoint_path(config)
-        if ckpt.exists():
-            local = torch.load(ckpt, map_location="cpu", weights_only=True)["iteration"]
-            if local >= progress["iteration"]:
-                return
         ckpt.parent.mkdir(parents=True, exist_ok=True)
         atomic.write_bytes(ckpt, (self.partial_dir(config) / "checkpoint.pt").read_bytes())
         print(f"{config.run_id}: continuing the partial run at iteration {progress['iteration']:,} "

@@ -61,17 +61,23 @@ def evaluation_splits(config: RunConfig, data: Cifar10) -> tuple[Split, dict[str
     return train, {"train": train.subset(r.train_eval_images), **splits}
 
 
+def eval_logits(model, split: Split, mean, dtype=torch.float32):
+    """(logits, labels) of `split` in batches of EVAL_BATCH, in the run's precision: the one
+    evaluation loop, for the trainer's logged errors and for later scoring (evaluation.py).
+    The caller puts the model in eval mode and turns gradients off."""
+    for i in range(0, len(split), EVAL_BATCH):
+        x = normalize(split.images[i:i + EVAL_BATCH], mean)
+        with _autocast(x.device, dtype):
+            yield model(x), split.labels[i:i + EVAL_BATCH]
+
+
 @torch.no_grad()
 def evaluate(model, split: Split, mean, dtype=torch.float32) -> tuple[float, float]:
     """(mean cross-entropy, error in %) of `model` in eval mode on a split."""
     was_training = model.training
     model.eval()
     loss_sum, wrong = 0.0, 0
-    for i in range(0, len(split), EVAL_BATCH):
-        x = normalize(split.images[i:i + EVAL_BATCH], mean)
-        y = split.labels[i:i + EVAL_BATCH]
-        with _autocast(x.device, dtype):
-            logits = model(x)
+    for logits, y in eval_logits(model, split, mean, dtype):
         loss_sum += F.cross_entropy(logits.float(), y, reduction="sum").item()
         wrong += (logits.argmax(1) != y).sum().item()
     model.train(was_training)
