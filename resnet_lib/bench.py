@@ -12,6 +12,11 @@ step's achieved FLOP/s (images/s x 6 x multiply-adds per image: forward, and a b
 twice the forward) is reported as a fraction of it. Machines differ (AVX2, AVX-512, bf16
 instructions, AMX, GPUs), so targets are fractions of the ceiling, not images/s.
 
+On a GPU also: the eager step (ours is a CUDA graph there, train_graph.py), and the floor: the
+model's forward, backward and SGD captured as one CUDA graph on a fixed batch, with nothing else,
+the fastest this model trains on this GPU; and the total images/s of k training processes sharing
+the GPU, which sets how many runs the store trains at once per GPU (store.RUNS_PER_GPU).
+
 Also: peak memory of a ResNet-110 training process; on a CPU, one multi-threaded process
 against one single-threaded worker per core (how RunStore.get_many trains on a CPU); and
 bf16 autocast against fp32. Results go to results/bench/<device>.json and are printed.
@@ -46,6 +51,9 @@ TARGETS_CPU = {
     "bf16_fraction_of_ceiling": 0.70,       # at least; only where the CPU has bf16 instructions
     "resnet110_peak_memory_gb": 3.0,        # at most
 }
+# The GPU target (issue 9): the project's ResNet-20 fp32 step at most 1.25x the graph floor.
+TARGETS_CUDA = {"resnet20_step_over_floor": 1.25}     # at most
+AT_MOST = ("memory_gb", "over_floor")                 # target names where lower is better
 # FLOPs of one training image per multiply-add of its forward pass: 2 FLOPs a multiply-add, and
 # the backward pass (gradients for inputs and weights) costs about twice the forward.
 TRAINING_FLOP_PER_MULTIPLY_ADD = 2 * 3
@@ -65,14 +73,15 @@ def _data() -> Cifar10:
 
 
 def ours(depth: int, data: Cifar10, device, seconds: float, precision: str = "fp32",
-         recipe=None) -> float:
-    """images/s of the project's training step, after 3 warm-up steps, over ~`seconds`; under
-    `recipe` if given (its batch size and precision), else the paper's at batch 128."""
+         recipe=None, cuda_graph: bool | None = None) -> float:
+    """images/s of the project's training step, after warm-up steps, over ~`seconds`; under
+    `recipe` if given (its batch size and precision), else the paper's at batch 128. On a GPU
+    the step is a CUDA graph unless cuda_graph=False."""
     recipe = recipe or PAPER_RECIPE.compressed(10_000, eval_every=10**9, log_every=10**9,
                                                 train_eval_images=1, precision=precision)
     trainer = Trainer(RunConfig("resnet", 0, recipe, {"depth": depth}), data, device=device,
-                      progress=False)
-    for _ in range(3):
+                      progress=False, cuda_graph=cuda_graph)
+    for _ in range(5):  # the graph step captures at its 4th
         trainer._step()
     return _timed(trainer._step, device, seconds, batch=recipe.batch_size)
 
@@ -120,6 +129,71 @@ def baseline(depth: int, data: Cifar10, device, seconds: float) -> float:
     return _timed(step, device, seconds)
 
 
+def graph_floor(depth: int, device, seconds: float, precision: str = "fp32") -> float:
+    """images/s of forward, backward and SGD of ResNet-`depth` captured as one CUDA graph on a
+    fixed batch of 128: no data, no augmentation, no Python. The step can only be slower."""
+    import torch.nn.functional as F
+
+    from .models import create_model
+
+    torch.manual_seed(0)
+    model = create_model("resnet", depth=depth).to(device, memory_format=torch.channels_last)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, weight_decay=1e-4)
+    x = torch.randn(128, 3, 32, 32, device=device).contiguous(memory_format=torch.channels_last)
+    y = torch.randint(0, 10, (128,), device=device)
+    dtype = torch.bfloat16 if precision == "bf16" else torch.float32
+
+    def body():
+        with torch.autocast("cuda", dtype=dtype, enabled=precision == "bf16", cache_enabled=False):
+            out = model(x)
+        F.cross_entropy(out.float(), y).backward()
+        opt.step()
+
+    side = torch.cuda.Stream(device)
+    side.wait_stream(torch.cuda.current_stream(device))
+    with torch.cuda.stream(side):
+        for _ in range(3):
+            opt.zero_grad(set_to_none=True)
+            body()
+    torch.cuda.current_stream(device).wait_stream(side)
+    opt.zero_grad(set_to_none=True)
+    graph = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(graph):
+        body()
+    return _timed(graph.replay, device, seconds)
+
+
+GPU_WORKER_CHILD = """
+import sys, torch
+from resnet_lib.bench import _data, ours
+data = _data()
+ours(int(sys.argv[2]), data, torch.device("cuda"), seconds=1.0)   # warm: capture, caches
+print("ready", flush=True)
+sys.stdin.readline()                                             # start together
+print(ours(int(sys.argv[2]), data, torch.device("cuda"), seconds=float(sys.argv[1])), flush=True)
+"""
+
+
+def gpu_workers(k: int, seconds: float, depth: int = 20) -> float:
+    """Total images/s of k processes each training ResNet-`depth` on the one GPU at once."""
+    cmd = [sys.executable, "-c", GPU_WORKER_CHILD, str(seconds), str(depth)]
+    procs = [subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+             for _ in range(k)]
+    for p in procs:
+        assert p.stdout.readline().strip() == "ready"
+    for p in procs:
+        p.stdin.write("go\n")
+        p.stdin.flush()
+    return sum(float(p.communicate()[0].split()[-1]) for p in procs)
+
+
+def choose_processes_per_gpu(together: dict[int, float], within: float = 0.95) -> int:
+    """The fewest processes per GPU whose total images/s is within `within` of the best: more
+    processes than that only slow each run down (and finish fewer within a budget)."""
+    best = max(together.values())
+    return min(k for k, v in together.items() if v >= within * best)
+
+
 def training_flop_per_image(depth: int) -> float:
     return TRAINING_FLOP_PER_MULTIPLY_ADD * model_multiply_adds("resnet", depth=depth)
 
@@ -154,7 +228,7 @@ def judge_targets(measured: dict, targets: dict = TARGETS_CPU) -> dict:
         m = measured.get(name)
         if m is None:
             continue
-        met = m <= target if name.endswith("memory_gb") else m >= target
+        met = m <= target if name.endswith(AT_MOST) else m >= target
         out[name] = {"target": target, "measured": round(m, 3), "met": bool(met)}
     return out
 
@@ -210,6 +284,8 @@ def main(argv=None) -> int:
     ap.add_argument("--depths", type=int, nargs="+", default=[20, 56, 110])
     ap.add_argument("--memory-depth", type=int, default=110,
                     help="depth whose training peak memory is measured (the target is for 110)")
+    ap.add_argument("--gpu-workers", type=int, nargs="+", default=[1, 2, 3, 4],
+                    help="on a GPU, numbers of ResNet-20 processes to time together")
     ap.add_argument("--out", default=None, help="where to write the record (default "
                     "results/bench/<cpu|cuda>.json)")
     args = ap.parse_args(argv)
@@ -229,6 +305,17 @@ def main(argv=None) -> int:
         print(f"resnet{depth:<4}  ours {o:7.1f} img/s   baseline {b:7.1f} img/s   x{o / b:.2f}   "
               f"{flops / 1e9:6.1f} GFLOP/s = {flops / ceiling['fp32']:.0%} of the fp32 ceiling",
               flush=True)
+        if device.type == "cuda":
+            eager = ours(depth, data, device, args.seconds, cuda_graph=False)
+            floor = graph_floor(depth, device, args.seconds)
+            rows[f"resnet{depth}"].update(
+                eager=round(eager, 1), floor=round(floor, 1),
+                ms_per_step={"ours": round(128e3 / o, 2), "eager": round(128e3 / eager, 2),
+                             "floor": round(128e3 / floor, 2)},
+                step_over_floor=round(floor / o, 3))
+            print(f"           ms per step: ours (CUDA graph) {128e3 / o:.2f}, eager "
+                  f"{128e3 / eager:.2f}, floor {128e3 / floor:.2f}; ours = {floor / o:.2f}x the floor",
+                  flush=True)
     # device, device name, torch version and data root are in "environment", once
     record = {"environment": environment(device, data.file_sha256, data.root),
               "batch_size": 128, "seconds_per_measurement": args.seconds,
@@ -250,6 +337,18 @@ def main(argv=None) -> int:
     print(f"resnet{small} bf16 autocast: {bf16:.1f} img/s (fp32: {rows[f'resnet{small}']['ours']}); "
           f"bf16 matmul ceiling {ceiling['bf16'] / 1e9:.1f} GFLOP/s, of which the step reaches "
           f"{bf16_fraction:.0%}{'' if has_bf16 else ' (no bf16 instructions: emulated)'}")
+    if device.type == "cuda":
+        together = {k: round(gpu_workers(k, args.seconds, small), 1) for k in args.gpu_workers}
+        record[f"resnet{small}_processes_per_gpu_images_per_second"] = together
+        record["processes_per_gpu"] = choose_processes_per_gpu(together)
+        print(f"resnet{small}, k processes on one GPU at once, img/s in all: {together}; "
+              f"runs trained at once per GPU from now on: {record['processes_per_gpu']}", flush=True)
+        if "resnet20" in rows:
+            record["targets"] = judge_targets(
+                {"resnet20_step_over_floor": rows["resnet20"]["step_over_floor"]}, TARGETS_CUDA)
+            for k, t in record["targets"].items():
+                print(f"target {k}: {t['target']}  measured {t['measured']}  "
+                      f"{'met' if t['met'] else 'NOT met'}")
     if device.type == "cpu":
         par = parallel_workers(args.seconds, small)
         record[f"resnet{small}_parallel_workers_images_per_second"] = round(par, 1)

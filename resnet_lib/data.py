@@ -296,23 +296,34 @@ def pixel_mean(images: torch.Tensor) -> torch.Tensor:
 def augment(images: torch.Tensor, generator: torch.Generator, pad: int = 4) -> torch.Tensor:
     """The paper's augmentation on a whole uint8 batch: zero-pad 4, random 32x32 crop, random flip.
 
-    One gather does crop and flip together: for each image we draw an offset (dy, dx) in
-    [0, 2*pad] and a flip bit, and index the padded batch with per-image row and column indices.
-
     Order: pad, crop and flip act on the raw uint8 image (black border), and `normalize` then
     subtracts the mean image at the output positions, as torchvision-style pipelines do. The
     paper does not give the order; fb.resnet.torch subtracts the mean first and pads the
     normalised image with zeros (a mean-coloured border). The difference is a border value and
     a shift of the smooth mean image by at most 4 pixels.
     """
+    dy, dx, flip = augmentation_draws(len(images), generator, pad)
+    dev = images.device
+    return augment_with(images, dy.to(dev), dx.to(dev), flip.to(dev), pad)
+
+
+def augmentation_draws(n: int, generator: torch.Generator, pad: int = 4):
+    """Per image: crop offsets dy, dx in [0, 2*pad] and a flip bit, each (n, 1), drawn on the
+    generator's device (the CPU, see BatchSchedule) so every device sees the same augmentation."""
+    dy = torch.randint(0, 2 * pad + 1, (n, 1), generator=generator)
+    dx = torch.randint(0, 2 * pad + 1, (n, 1), generator=generator)
+    flip = torch.rand(n, 1, generator=generator) < 0.5
+    return dy, dx, flip
+
+
+def augment_with(images: torch.Tensor, dy: torch.Tensor, dx: torch.Tensor, flip: torch.Tensor,
+                 pad: int = 4) -> torch.Tensor:
+    """Pad, crop at (dy, dx) and flip where `flip`, all on the images' device. One gather does
+    crop and flip together: the padded batch is indexed with per-image row and column indices.
+    Only fixed-shape tensor ops, so a CUDA graph can capture it (train_graph.py)."""
     n, c, h, w = images.shape
     dev = images.device
     padded = torch.nn.functional.pad(images, (pad, pad, pad, pad))  # zeros: black border
-    # Drawn on the generator's device (the CPU, see BatchSchedule), then moved: the same
-    # augmentation on every device.
-    dy = torch.randint(0, 2 * pad + 1, (n, 1), generator=generator).to(dev)
-    dx = torch.randint(0, 2 * pad + 1, (n, 1), generator=generator).to(dev)
-    flip = (torch.rand(n, 1, generator=generator) < 0.5).to(dev)
     ar_h, ar_w = torch.arange(h, device=dev), torch.arange(w, device=dev)
     rows = dy + ar_h                                               # (n, h)
     cols = dx + torch.where(flip, w - 1 - ar_w, ar_w)              # (n, w), reversed when flipped

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import hashlib
+import os
 import platform
 import subprocess
 from pathlib import Path
@@ -48,9 +49,15 @@ def device_name(device: torch.device) -> str:
 def code_version() -> dict:
     """Which code this is: git commit, whether resnet_lib differs from it, and its hash."""
     status = _git("status", "--porcelain", "--", str(PACKAGE_DIR))
-    return {"git_commit": _git("rev-parse", "HEAD"),
-            "git_dirty": bool(status) if status is not None else None,
-            "code_sha256": code_sha256(), "torch": str(torch.__version__)}
+    out = {"git_commit": _git("rev-parse", "HEAD"),
+           "git_dirty": bool(status) if status is not None else None,
+           "code_sha256": code_sha256(), "torch": str(torch.__version__)}
+    # A copy of the source tree without git (a GPU machine): the commit it was copied from, as
+    # declared by whoever copied it; code_sha256 checks the claim against that commit's files.
+    if out["git_commit"] is None and os.environ.get("RESNET_LIB_GIT_COMMIT"):
+        out["git_commit"] = os.environ["RESNET_LIB_GIT_COMMIT"]
+        out["git_commit_source"] = "RESNET_LIB_GIT_COMMIT (no git where this ran)"
+    return out
 
 
 def environment(device: torch.device, data_sha256: dict[str, str], data_root: Path,

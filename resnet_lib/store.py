@@ -47,13 +47,23 @@ METRIC_FIELDS = ("iteration", "epoch", "split", "loss", "error", "lr")
 RUNS_PER_GPU = 2
 
 
+def processes_per_gpu() -> int:
+    """Runs trained at once on one GPU: what `make bench` measured best on a GPU (its record
+    results/bench/cuda.json, "processes_per_gpu"), else RUNS_PER_GPU."""
+    try:
+        k = json.loads((RESULTS_DIR / "bench" / "cuda.json").read_text())["processes_per_gpu"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return RUNS_PER_GPU
+    return k if isinstance(k, int) and k >= 1 else RUNS_PER_GPU
+
+
 def default_workers(device: torch.device) -> int:
-    """Runs trained at once: one single-threaded run per core on a CPU; RUNS_PER_GPU per GPU
-    (on every GPU of the machine unless the device names one)."""
+    """Runs trained at once: one single-threaded run per core on a CPU; processes_per_gpu() per
+    GPU (on every GPU of the machine unless the device names one)."""
     if device.type == "cpu":
         return os.cpu_count() or 1
     gpus = 1 if device.index is not None else max(1, torch.cuda.device_count())
-    return RUNS_PER_GPU * gpus
+    return processes_per_gpu() * gpus
 
 
 def device_for(device: torch.device, index: int, gpus: int | None = None) -> str:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import os
 import signal
 import sys
 import threading
@@ -112,7 +113,7 @@ class Trainer:
 
     def __init__(self, config: RunConfig, data: Cifar10, device: torch.device | None = None,
                  checkpoint_path: str | Path | None = None, checkpoint_every_s: float = 120.0,
-                 progress: bool = True):
+                 progress: bool = True, cuda_graph: bool | None = None):
         self.config, self.recipe = config, config.recipe
         self.device = device or default_device()
         self.checkpoint_path = Path(checkpoint_path) if checkpoint_path is not None else None
@@ -120,6 +121,12 @@ class Trainer:
         self.progress = progress
         self.dtype = torch.bfloat16 if self.recipe.precision == "bf16" else torch.float32
         self.warmup = config.warmup_iterations
+        # On a GPU the step runs as one CUDA graph (train_graph.py) unless cuda_graph=False or
+        # RESNET_LIB_CUDA_GRAPH=0; the eager step stays the reference, and the CPU's step.
+        if cuda_graph is None:
+            cuda_graph = os.environ.get("RESNET_LIB_CUDA_GRAPH", "1") not in ("0", "false", "no")
+        self.step_kind = "cuda_graph" if cuda_graph and self.device.type == "cuda" else "eager"
+        self._graph_step = None
 
         train, self.eval_splits = evaluation_splits(config, data)
         self.train_split = train.to(self.device)
@@ -144,9 +151,14 @@ class Trainer:
 
     def _reset_running(self) -> None:
         # Loss sum, wrong count, images seen since the last log row. Kept on the device so a
-        # GPU step needs no host sync; read (and checked for NaN) once per log row.
-        self.running = [torch.zeros((), device=self.device), torch.zeros((), device=self.device,
-                        dtype=torch.long), 0]
+        # GPU step needs no host sync; read (and checked for NaN) once per log row. Zeroed in
+        # place: a captured CUDA graph adds into these very tensors.
+        if getattr(self, "running", None) is None:
+            self.running = [torch.zeros((), device=self.device),
+                            torch.zeros((), device=self.device, dtype=torch.long), 0]
+        self.running[0].zero_()
+        self.running[1].zero_()
+        self.running[2] = 0
 
     # ---------------------------------------------------------------- checkpoints
 
@@ -173,7 +185,10 @@ class Trainer:
         self.metrics = state["metrics"]
         self.train_seconds = state["train_seconds"]
         self.segments = state.get("segments", [])
-        self.running = [r.to(self.device) if torch.is_tensor(r) else r for r in state["running"]]
+        self.running[0].copy_(state["running"][0])
+        self.running[1].copy_(state["running"][1])
+        self.running[2] = state["running"][2]
+        self._graph_step = None  # the optimizer's momentum buffers are new tensors: capture again
         # RNG states are CPU byte tensors, whatever map_location moved them to.
         torch.set_rng_state(state["torch_rng"].cpu())
         if state["cuda_rng"] is not None and torch.cuda.is_available():
@@ -184,7 +199,8 @@ class Trainer:
         from .provenance import code_version, device_name
 
         self.segments.append({"device_name": device_name(self.device), "device": str(self.device),
-                              **code_version(), "from_iteration": self.iteration,
+                              **code_version(), "step": self.step_kind,
+                              "from_iteration": self.iteration,
                               "to_iteration": self.iteration,
                               "train_seconds_at_start": round(self.train_seconds, 2)})
 
@@ -234,11 +250,23 @@ class Trainer:
         for name, split in self.eval_splits.items():
             self._log_row(name, *evaluate(self.model, split, self.mean, self.dtype))
 
-    def _step(self) -> None:
-        it = self.iteration
-        lr = self.config.lr_at(it)
+    def set_lr(self, lr: float) -> None:
         for group in self.optimizer.param_groups:
             group["lr"] = lr
+
+    def _step(self) -> None:
+        """One iteration: as a CUDA graph on a GPU, else eagerly (the same step)."""
+        if self.step_kind == "eager":
+            return self._eager_step()
+        if self._graph_step is None:
+            from .train_graph import GraphStep
+
+            self._graph_step = GraphStep(self)
+        self._graph_step()
+
+    def _eager_step(self) -> None:
+        it = self.iteration
+        self.set_lr(self.config.lr_at(it))
         idx = self.schedule.indices(it)
         images = augment(self.train_split.images[idx], self.schedule.augmentation_generator(it))
         x = normalize(images, self.mean)
