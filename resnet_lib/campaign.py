@@ -261,7 +261,8 @@ def main(argv=None) -> int:
     ap.add_argument("--profile", default="paper")
     ap.add_argument("--hours", type=float, default=None, help="time budget (required to train)")
     ap.add_argument("--workers", type=int, default=None,
-                    help="runs at once (default: one per core on a CPU, %d on a GPU)" % RUNS_PER_GPU)
+                    help="runs at once (default: one per core on a CPU; on a GPU, what make bench "
+                         "measured best, else %d)" % RUNS_PER_GPU)
     ap.add_argument("--limit", type=int, default=None, help="train at most this many runs")
     ap.add_argument("--data-dir", default=None)
     ap.add_argument("--status", action="store_true", help="show where each run stands and exit")

@@ -42,9 +42,11 @@ from .train import Trainer, default_device
 RESULTS_DIR = Path(os.environ.get("RESNET_LIB_RESULTS", REPO_ROOT / "results"))
 CACHE_DIR = Path(os.environ.get("RESNET_LIB_CACHE", REPO_ROOT / ".cache"))
 METRIC_FIELDS = ("iteration", "epoch", "split", "loss", "error", "lr")
-# Runs trained at once on one GPU: two eager ResNet-20 runs together gave 1.6x the throughput of
-# one on an H100 (2026-11, PyTorch 2.11, CUDA 13); a small net alone leaves a big GPU mostly idle.
-RUNS_PER_GPU = 2
+# Runs trained at once on one GPU where `make bench` has not measured it (processes_per_gpu).
+# With the CUDA-graph step one ResNet-20 run keeps an H100 busy: 2 and 3 processes together gave
+# 0.93x and 0.95x the images/s of one (results/bench/cuda.json, 2026-11-26). The eager step
+# (RESNET_LIB_CUDA_GRAPH=0) is bound by Python instead, and 2 eager runs gave 1.6x one.
+RUNS_PER_GPU = 1
 
 
 def processes_per_gpu() -> int:
