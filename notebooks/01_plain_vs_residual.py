@@ -45,10 +45,17 @@ profile = "cpu"   # smoke | cpu | paper (resnet_lib/profiles.py)
 depths = None     # None: the profile's depths, e.g. [20, 32, 44, 56]
 seeds = None      # None: the profile's seeds
 data_dir = None   # None: the default search order (resnet_lib/data.py)
+train_missing = None  # None: the profile decides (paper: use what `make campaign` stored)
+
+# %% [markdown]
+# Under the `paper` profile the notebook trains nothing: its 30 runs take GPU-hours and come from
+# `make campaign PROFILE=paper`. It analyses the runs complete so far and first lists which runs
+# are complete, which are partial (and at what iteration) and which are not started.
 
 # %%
-ctx = notebook.setup("01_plain_vs_residual", profile, depths=depths, seeds=seeds)
-runs = ctx.store.get_many(claim.configs(profile, ctx.depths, ctx.seeds), data=data_dir)
+ctx = notebook.setup("01_plain_vs_residual", profile, depths=depths, seeds=seeds,
+                     train_missing=train_missing)
+runs = ctx.runs(claim.configs(profile, ctx.depths, ctx.seeds), data=data_dir)
 by_family = {f: [r for r in runs if r.config.model == f] for f in claim.FAMILIES}
 
 # %% [markdown]

@@ -40,10 +40,12 @@ profile = "cpu"   # smoke | cpu | paper (resnet_lib/profiles.py)
 depths = None     # None: the profile's depths, e.g. [14, 20]
 seeds = None      # None: the profile's seeds
 data_dir = None   # None: the default search order (resnet_lib/data.py)
+train_missing = None  # None: the profile decides (paper: use what `make campaign` stored)
 
 # %%
-ctx = notebook.setup("02_shortcut_options", profile, depths=depths, seeds=seeds)
-runs = ctx.store.get_many(claim.configs(profile, ctx.depths, ctx.seeds), data=data_dir)
+ctx = notebook.setup("02_shortcut_options", profile, depths=depths, seeds=seeds,
+                     train_missing=train_missing)
+runs = ctx.runs(claim.configs(profile, ctx.depths, ctx.seeds), data=data_dir)
 
 # %% [markdown]
 # ## What each option costs

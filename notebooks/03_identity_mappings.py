@@ -50,13 +50,15 @@ seeds = None           # None: the profile's seeds, for every variant
 original_seeds = None  # None: the profile's seeds for the original unit (the seed-noise estimate)
 bottleneck_depth = None  # None: the profile's (paper: 164, Table 2's bottleneck column; cpu: none)
 data_dir = None        # None: the default search order (resnet_lib/data.py)
+train_missing = None  # None: the profile decides (paper: use what `make campaign` stored)
 
 # %%
 ctx = notebook.setup("03_identity_mappings", profile, depth=depth, variants=variants,
-                     seeds=seeds, original_seeds=original_seeds, bottleneck_depth=bottleneck_depth)
+                     seeds=seeds, original_seeds=original_seeds, bottleneck_depth=bottleneck_depth,
+                     train_missing=train_missing)
 print(claim.recipe(profile).warmup_iterations, "warm-up iterations at lr",
       claim.recipe(profile).warmup_lr, "on every run (2016 protocol)")
-runs = ctx.store.get_many(claim.configs(profile, ctx.depth, ctx.variants, ctx.seeds,
+runs = ctx.runs(claim.configs(profile, ctx.depth, ctx.variants, ctx.seeds,
                                         ctx.original_seeds, ctx.bottleneck_depth), data=data_dir)
 
 # %% [markdown]

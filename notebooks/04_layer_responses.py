@@ -43,11 +43,13 @@ profile = "cpu"   # smoke | cpu | paper (resnet_lib/profiles.py)
 depths = None     # None: the profile's depths (nets of notebook 01)
 seeds = None      # None: the profile's seeds
 data_dir = None   # None: the default search order (resnet_lib/data.py)
+train_missing = None  # None: the profile decides (paper: use what `make campaign` stored)
 
 # %%
-ctx = notebook.setup("04_layer_responses", profile, depths=depths, seeds=seeds)
+ctx = notebook.setup("04_layer_responses", profile, depths=depths, seeds=seeds,
+                     train_missing=train_missing)
 data = load_cifar10(data_dir)
-runs = ctx.store.get_many(claim.configs(profile, ctx.depths, ctx.seeds), data=data)
+runs = ctx.runs(claim.configs(profile, ctx.depths, ctx.seeds), data=data)
 key = notebook.analysis_key(runs, data, claim.ANALYSIS_VERSION)
 measured = {}
 

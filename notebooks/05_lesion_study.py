@@ -44,12 +44,14 @@ delete_draws = None   # random draws per k
 swap_ks = None        # numbers of random swaps
 swap_draws = None     # random draws per number of swaps
 data_dir = None       # None: the default search order (resnet_lib/data.py)
+train_missing = None  # None: the profile decides (paper: use what `make campaign` stored)
 
 # %%
 ctx = notebook.setup("05_lesion_study", profile, depth=depth, seed=seed, delete_ks=delete_ks,
-                     delete_draws=delete_draws, swap_ks=swap_ks, swap_draws=swap_draws)
+                     delete_draws=delete_draws, swap_ks=swap_ks, swap_draws=swap_draws,
+                     train_missing=train_missing)
 data = load_cifar10(data_dir)
-runs = ctx.store.get_many(claim.configs(profile, ctx.depth, ctx.seed), data=data)
+runs = ctx.runs(claim.configs(profile, ctx.depth, ctx.seed), data=data)
 resnet = next(r for r in runs if r.config.model == "resnet")
 key = notebook.analysis_key(runs, data, claim.ANALYSIS_VERSION, **ctx.params)
 single = ctx.cached_table("single_deletions.csv", key, lambda: claim.single_deletions(runs, data))

@@ -45,12 +45,13 @@ batches = None      # batches of test images
 batch_size = None   # images per batch
 samples = None      # random sets of units per path length and batch
 data_dir = None     # None: the default search order (resnet_lib/data.py)
+train_missing = None  # None: the profile decides (paper: use what `make campaign` stored)
 
 # %%
 ctx = notebook.setup("06_path_lengths", profile, depth=depth, seed=seed, batches=batches,
-                     batch_size=batch_size, samples=samples)
+                     batch_size=batch_size, samples=samples, train_missing=train_missing)
 data = load_cifar10(data_dir)
-runs = ctx.store.get_many(claim.configs(profile, ctx.depth, ctx.seed), data=data)
+runs = ctx.runs(claim.configs(profile, ctx.depth, ctx.seed), data=data)
 key = notebook.analysis_key(runs, data, claim.ANALYSIS_VERSION, **ctx.params)
 grads = ctx.cached_table("gradients.csv", key, lambda: claim.measure(
     runs[0], data, ctx.batches, ctx.batch_size, ctx.samples))

@@ -39,6 +39,33 @@ class NotebookContext:
     results_dir: Path         # results/<profile>/<name>/
     figures_dir: Path         # figures/<profile>/
     float_format: str = "%.4g"
+    completeness: list | None = None  # set by runs() when the notebook does not train
+
+    def runs(self, configs, data=None) -> list:
+        """The notebook's runs. Where the notebook trains (`train_missing`: the smoke and cpu
+        profiles' default), every run, trained if missing. Otherwise (the paper profile, whose
+        runs `make campaign` trains) the complete ones stored so far, after a table of which
+        runs are complete, partial (at what iteration) or missing, also saved as
+        completeness.csv and in every record of save_json."""
+        if self.params.get("train_missing", True):
+            return self.store.get_many(configs, data)
+        from .campaign import status
+
+        entries = status(self.store, [(self.name[:2], c) for c in configs])
+        self.completeness = [{"run_id": e.config.run_id, "state": e.state,
+                              "iteration": e.iteration, "iterations": e.config.recipe.iterations}
+                             for e in entries]
+        import pandas as pd
+
+        self.save_table("completeness.csv", pd.DataFrame(self.completeness))
+        print(completeness_text(self.completeness))
+        done = [e.config for e in entries if e.state == "done"]
+        if not done:
+            raise RuntimeError(f"none of the {len(configs)} runs of {self.name} under profile "
+                               f"'{self.profile}' is complete yet: `make campaign "
+                               f"PROFILE={self.profile} HOURS=...` trains them (or pass "
+                               "train_missing=True to train them here)")
+        return self.store.get_many(done, data)
 
     def __getattr__(self, key):  # ctx.depths, ctx.seeds, ...
         try:
@@ -81,9 +108,23 @@ class NotebookContext:
                   # the code that computed this record (the runs' own code is under "runs")
                   "analysis_code": {**code_version(), "device_name": device_name(torch.device("cpu"))},
                   "runs": {r.config.run_id: _provenance(r) for r in runs}, **obj}
+        if self.completeness is not None:
+            record["completeness"] = self.completeness
         path = self.results_dir / filename
         atomic.write_json(path, record)
         return path
+
+
+def completeness_text(rows: list[dict]) -> str:
+    """'3 of 30 runs complete, 1 partial, 26 missing', then one line per unfinished run."""
+    n = {s: sum(r["state"] == s for r in rows) for s in ("done", "partial", "missing")}
+    lines = [f"{n['done']} of {len(rows)} runs of this notebook are complete, {n['partial']} "
+             f"partial, {n['missing']} not started; the analysis below uses the complete ones."]
+    for r in rows:
+        if r["state"] != "done":
+            lines.append(f"  {r['state']:<8} {r['iteration']:>7,} of {r['iterations']:,} "
+                         f"iterations  {r['run_id']}")
+    return "\n".join(lines)
 
 
 def _compute(runs) -> dict:
@@ -108,6 +149,8 @@ def setup(name: str, profile: str, **params) -> NotebookContext:
     p = get_profile(profile)
     defaults = p.notebooks.get(name.split("_")[0], {})
     resolved = {k: (defaults.get(k) if v is None else v) for k, v in params.items()}
+    if resolved.get("train_missing", False) is None:  # the profile decides (Profile.notebooks_train)
+        resolved["train_missing"] = p.notebooks_train
     for depth in (resolved.get("depths") or []) + ([resolved["depth"]] if resolved.get("depth") else []):
         units_per_stage(depth)  # ValueError for a depth not of the form 6n+2
     if "seeds" in resolved and not resolved["seeds"]:

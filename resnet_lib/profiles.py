@@ -107,6 +107,10 @@ class Profile:
     notebooks: dict[str, dict] = field(default_factory=dict)
     # Deviations that are not recipe fields (e.g. fewer depths or seeds), said in words.
     notes: tuple[str, ...] = ()
+    # Whether a notebook trains the runs it lacks. The paper profile's runs take GPU-hours and
+    # come from `make campaign` instead; its notebooks use the runs stored so far and say which
+    # are complete, partial or missing (NotebookContext.runs).
+    notebooks_train: bool = True
 
 
 PROFILES = {
@@ -122,6 +126,7 @@ PROFILES = {
                    "05": dict(depth=110, seed=0, delete_ks=list(range(1, 37)), delete_draws=20,
                               swap_ks=list(range(1, 21)), swap_draws=10),
                    "06": dict(depth=110, seed=0, batches=10, batch_size=100, samples=20)},
+        notebooks_train=False,
     ),
     "cpu": Profile(
         "cpu", "the paper's recipe with its schedule compressed 80x, for a 2-core CPU",

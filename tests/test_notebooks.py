@@ -92,6 +92,39 @@ def test_cli_reports_unknown_parameter_as_usage_error(capsys):
     assert "no parameter" in capsys.readouterr().err
 
 
+def test_a_notebook_that_does_not_train_says_what_is_complete_partial_or_missing(nb01, cifar_dir,
+                                                                                tmp_path):
+    # The paper profile's way (Profile.notebooks_train=False), on smoke runs: depth 8 is stored
+    # by nb01, depth 26 is not; then plain-26 gets a partial record at iteration 3.
+    from resnet_lib.config import RunConfig
+    from resnet_lib.data import load_cifar10
+    from resnet_lib.store import RunStore
+    from resnet_lib.train import StopTraining
+
+    store = RunStore.for_profile("smoke")
+    plain26 = RunConfig("plain", 0, get_profile("smoke").recipe, {"depth": 26})
+    with pytest.raises(StopTraining):
+        calls = iter(range(10**6))  # asked once before each step: stop before the 4th
+        store.train(plain26, load_cifar10(cifar_dir), progress=False,
+                    should_stop=lambda: next(calls) == 3)
+    store.save_partial(plain26)
+    out = tmp_path / "executed"
+    executed = report.run_notebook(NB01, "smoke", {"depths": [8, 26], "train_missing": False,
+                                                   "data_dir": str(cifar_dir)}, output_dir=out)
+    results = RESULTS_DIR / "smoke" / "01_plain_vs_residual"
+    done = pd.read_csv(results / "completeness.csv")
+    assert sorted(zip(done["state"], done["iteration"])) == [("done", 8), ("done", 8),
+                                                              ("missing", 0), ("partial", 3)]
+    assert "2 of 4 runs of this notebook are complete, 1 partial, 1 not started" in \
+        executed.read_text()
+    record = json.loads((results / "verdict.json").read_text())
+    assert len(record["runs"]) == 2 and len(record["completeness"]) == 4
+    assert not (RunStore.for_profile("smoke").root / plain26.run_id).exists()  # nothing trained
+    with pytest.raises(papermill.PapermillExecutionError, match="none of the 2 runs"):
+        report.run_notebook(NB01, "smoke", {"depths": [32], "train_missing": False,
+                                            "data_dir": str(cifar_dir)}, output_dir=out)
+
+
 NB02 = report.NOTEBOOKS_DIR / "02_shortcut_options.py"
 NB03 = report.NOTEBOOKS_DIR / "03_identity_mappings.py"
 
