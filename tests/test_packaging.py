@@ -38,3 +38,21 @@ def test_readme_quotes_the_recorded_verdicts_word_for_word():
         text = record["verdicts"]["train"]["text"] if "verdicts" in record else record["verdict"]["text"]
         for line in text.splitlines():
             assert line in readme, f"README.md does not quote {path.parent.name}: {line!r}"
+
+
+def test_readme_paper_results_and_gpu_speed_are_the_recorded_numbers():
+    """The README's `paper` table and GPU speed table are copied from the committed records."""
+    import csv
+    import json
+
+    readme = (ROOT / "README.md").read_text()
+    for row in csv.DictReader(open(ROOT / "results/paper/01_plain_vs_residual/comparison.csv")):
+        line = (f"| {row['family']} | {row['depth']} | {row['seeds']} | "
+                f"{float(row['train_error_mean']):.2f} | {float(row['test_error_mean']):.2f} |")
+        assert line in readme, f"README.md lacks the paper-profile row {line!r}"
+    bench = json.loads((ROOT / "results/bench/cuda.json").read_text())
+    for model, r in bench["throughput_images_per_second"].items():
+        ms = r["ms_per_step"]
+        line = (f"| {model} | {ms['ours']:.2f} | {ms['eager']:.2f} | {ms['floor']:.2f} | "
+                f"{r['step_over_floor']:.2f} | {r['ours']:,.0f} | {r['baseline']:,.0f} |")
+        assert line in readme, f"README.md lacks the GPU speed row {line!r}"
