@@ -80,7 +80,11 @@ summary
 # %% [markdown]
 # ## Verdict
 # The mean response std over a net's layers, ResNet against plain at the same depth, and each
-# ResNet against the next shallower one, as ratios with 95% bootstrap intervals.
+# ResNet against the next shallower one, as ratios of geometric means over nets. Their 95%
+# intervals come from net-to-net variation: the spread between nets that differ only in seed.
+# Two trainings of one config can move a ratio by 20% or more, far beyond the choice of test
+# images, so with one net per model the verdict is "undecided". The bootstrap interval over
+# test images is printed where there is no other.
 
 # %%
 verdict = claim.verdict(layers, draws)

@@ -24,6 +24,7 @@ def analysis_key(runs, data, version, **params) -> dict:
     """What an analysis table depends on, for `NotebookContext.cached_table`: the runs and their
     final weights (retraining keeps a run's id but changes its weights), the data files, the
     analysis code's version and the analysis parameters."""
+    params = {k: v for k, v in params.items() if k != "train_missing"}  # where runs came from
     return {"runs": {r.config.run_id: r.weights_sha256 for r in runs}, "data": data.file_sha256,
             "version": version, **params}
 

@@ -122,7 +122,7 @@ PROFILES = {
                    # He et al. 2016 report the median of 5 runs
                    "03": dict(depth=110, variants=ALL_VARIANTS, seeds=[0, 1, 2, 3, 4],
                               original_seeds=None, bottleneck_depth=164),
-                   "04": dict(depths=[20, 56, 110], seeds=[0]),
+                   "04": dict(depths=[20, 56, 110], seeds=[0, 1, 2]),
                    "05": dict(depth=110, seed=0, delete_ks=list(range(1, 37)), delete_draws=20,
                               swap_ks=list(range(1, 21)), swap_draws=10),
                    "06": dict(depth=110, seed=0, batches=10, batch_size=100, samples=20)},
@@ -131,18 +131,18 @@ PROFILES = {
     "cpu": Profile(
         "cpu", "the paper's recipe with its schedule compressed 80x, for a 2-core CPU",
         PAPER_RECIPE.compressed(800, log_every=20, eval_every=100, train_eval_images=2_000),
-        notebooks={"01": dict(depths=[20, 32, 44, 56], seeds=[0]),
+        notebooks={"01": dict(depths=[20, 32, 44, 56], seeds=[0, 1]),
                    "02": dict(depths=[14, 20], seeds=[0, 1]),
                    "03": dict(depth=20, variants=[v for v in ALL_VARIANTS if v not in
                                                   ("exclusive_gating_0", "shortcut_gating_-6")],
                               seeds=[0], original_seeds=[0, 1, 2], bottleneck_depth=None),
-                   "04": dict(depths=[20, 32, 44, 56], seeds=[0]),
+                   "04": dict(depths=[20, 32, 44, 56], seeds=[0, 1]),
                    "05": dict(depth=56, seed=0, delete_ks=[1, 2, 3, 5, 7, 9, 12, 15, 18],
                               delete_draws=6, swap_ks=[1, 2, 4, 8, 12], swap_draws=6),
                    # 10 batches of 100 test images (18 s each on a 2-core CPU); 3 before 2026-11-26
                    "06": dict(depth=56, seed=0, batches=10, batch_size=100, samples=6)},
         notes=("01: depths 20-56 only (no 110): plain-110 and ResNet-110 cost 2x ResNet-56 each",
-               "01: one seed per model: seed noise is estimated from the scatter about the depth trend",
+               "01, 04: two seeds per model (paper profile: three); seed noise has 4 dof per family",
                "02: depths 14 and 20 (paper profile: 20, 56, 110), two seeds",
                "03: ResNet-20 instead of ResNet-110, one seed per variant (three for the original "
                "unit, which measure the seed noise); two of the paper's gating biases left out; "
@@ -155,11 +155,11 @@ PROFILES = {
         "smoke", "a few iterations on a tiny subset: checks that the code runs, shows nothing",
         PAPER_RECIPE.compressed(8, batch_size=32, train_subset=512, test_subset=200,
                                 train_eval_images=200, log_every=2, eval_every=4),
-        notebooks={"01": dict(depths=[8, 14, 20], seeds=[0]),
+        notebooks={"01": dict(depths=[8, 14, 20], seeds=[0, 1]),
                    "02": dict(depths=[8, 14], seeds=[0, 1]),
                    "03": dict(depth=8, variants=ALL_VARIANTS, seeds=[0], original_seeds=[0, 1],
                               bottleneck_depth=11),
-                   "04": dict(depths=[8, 14], seeds=[0]),
+                   "04": dict(depths=[8, 14], seeds=[0, 1]),
                    "05": dict(depth=14, seed=0, delete_ks=[1, 2, 3], delete_draws=2, swap_ks=[1, 2],
                               swap_draws=2),
                    "06": dict(depth=14, seed=0, batches=2, batch_size=20, samples=3)},

@@ -52,7 +52,7 @@ def test_notebook_01_records_every_run_and_a_verdict(nb01):
             assert fam["text"].startswith(name) and fam["noise_sd"] > 0
             assert fam["significant"] == (fam["ci95"][0] > 0 or fam["ci95"][1] < 0)
         assert v["text"].count("\n") == 2  # two families and the gap at the deepest depth
-    assert len(record["runs"]) == 2 * len(depths)
+    assert len(record["runs"]) == 2 * len(depths) * len(get_profile("smoke").notebooks["01"]["seeds"])
     assert all(p["torch"] and p["data_sha256"] for p in record["runs"].values())
     assert notebook.FIGURES_DIR.joinpath("smoke", "01_plain_vs_residual.png").stat().st_size > 10_000
 
@@ -109,7 +109,8 @@ def test_a_notebook_that_does_not_train_says_what_is_complete_partial_or_missing
                     should_stop=lambda: next(calls) == 3)
     store.save_partial(plain26)
     out = tmp_path / "executed"
-    executed = report.run_notebook(NB01, "smoke", {"depths": [8, 26], "train_missing": False,
+    executed = report.run_notebook(NB01, "smoke", {"depths": [8, 26], "seeds": [0],
+                                                   "train_missing": False,
                                                    "data_dir": str(cifar_dir)}, output_dir=out)
     results = RESULTS_DIR / "smoke" / "01_plain_vs_residual"
     done = pd.read_csv(results / "completeness.csv")
@@ -121,7 +122,7 @@ def test_a_notebook_that_does_not_train_says_what_is_complete_partial_or_missing
     assert len(record["runs"]) == 2 and len(record["completeness"]) == 4
     assert not (RunStore.for_profile("smoke").root / plain26.run_id).exists()  # nothing trained
     with pytest.raises(papermill.PapermillExecutionError, match="none of the 2 runs"):
-        report.run_notebook(NB01, "smoke", {"depths": [32], "train_missing": False,
+        report.run_notebook(NB01, "smoke", {"depths": [32], "seeds": [0], "train_missing": False,
                                             "data_dir": str(cifar_dir)}, output_dir=out)
 
 
@@ -203,15 +204,20 @@ def test_notebook_04_records_a_std_per_3x3_layer_and_ratios(cifar_dir):
     results = RESULTS_DIR / "smoke" / "04_layer_responses"
     depths = get_profile("smoke").notebooks["04"]["depths"]
     layers = pd.read_csv(results / "layers.csv")
-    for (family, depth), g in layers.groupby(["family", "depth"]):
+    for (family, depth, seed), g in layers.groupby(["family", "depth", "seed"]):
         assert len(g) == depth - 1 and (g["std"] > 0).all()          # every 3x3 layer once
         assert sorted(g["rank_by_magnitude"]) == list(range(1, depth))
         assert ((g["std_ci_low"] <= g["std"] * 1.001) & (g["std"] <= g["std_ci_high"] * 1.001)).all()
     v = _verdict("04_layer_responses")["verdict"]
     assert set(v["resnet_vs_plain"]) == {str(d) for d in depths}
-    means = layers.groupby(["family", "depth"])["std"].mean()
+    # the ratio of geometric means over nets of each net's mean response std
+    import numpy as np
+
+    per_net = np.log(layers.groupby(["family", "depth", "seed"])["std"].mean())
+    means = np.exp(per_net.groupby(level=["family", "depth"]).mean())
     for d, r in v["resnet_vs_plain"].items():
         assert r["ratio"] == pytest.approx(means[("resnet", int(d))] / means[("plain", int(d))], rel=1e-3)
+        assert r["decided"] and r["nets"] == [2, 2]
         assert r["holds"] == (r["ci95"][1] < 1 and r["median_ratio"] < 1)
 
 

@@ -7,6 +7,7 @@ import numpy as np
 
 from ..analysis.inputs import test_inputs
 from ..analysis.responses import bootstrap_std, per_image_moments, std_from_moments
+from ..stats import difference_half_width, pooled_sd
 from . import plain_vs_residual
 
 ANALYSIS_VERSION = 1
@@ -51,46 +52,80 @@ def _ci(x) -> tuple[float, float]:
 
 def verdict(layers, draws) -> dict:
     """(1) At each depth, is the ResNet's mean response std (over layers) below the plain net's,
-    with the median layer agreeing?
-    (2) Among ResNets, is it lower for each deeper net? Each with a 95% bootstrap interval over
-    test images (paired draws); seed-to-seed variation is not in the interval where one seed."""
-    mean_std = layers.groupby(["family", "depth"])["std"].mean()
+    with the median layer agreeing? (2) Among ResNets, is it lower for each deeper net?
+
+    Each net gives one number, the mean over its layers of the response std. Ratios are judged
+    on the log scale against net-to-net variation: the sd of log(mean std) between nets that
+    differ only in seed, pooled over every (family, depth), with a 95% t interval. Two trainings
+    of the same config moved a ratio from 1.01 to 0.83 (issue 10), far beyond the choice of test
+    images, so with one net per model the verdict is "undecided". The bootstrap interval over
+    test images (paired draws) is reported beside it, for what it measures.
+    """
+    per_net = np.log(layers.groupby(["family", "depth", "seed"])["std"].mean())
+    noise_sd, dof = pooled_sd([g.to_numpy() for _, g in per_net.groupby(level=["family", "depth"])])
     boot = draws.groupby(["family", "depth", "draw"])["mean_std"].mean()
-    out = {"resnet_vs_plain": {}, "deeper_resnet": {}, "seeds": sorted(layers["seed"].unique().tolist())}
+    by_layer = layers.groupby(["family", "depth", "layer_index"])["std"].mean()
+    out = {"resnet_vs_plain": {}, "deeper_resnet": {},
+           "seeds": sorted(layers["seed"].unique().tolist()),
+           "net_noise_sd_log": noise_sd, "net_noise_dof": dof}
     texts = []
+
+    def compare(a, b) -> dict:
+        """b / a: ratio of mean response std, its interval over nets and over test images."""
+        xa, xb = per_net.loc[a].to_numpy(), per_net.loc[b].to_numpy()
+        diff = float(xb.mean() - xa.mean())
+        r = {"ratio": float(np.exp(diff)), "nets": [len(xa), len(xb)],
+             "ci95_test_images": _ci(boot.loc[b].to_numpy() / boot.loc[a].to_numpy()),
+             "decided": noise_sd is not None}
+        if noise_sd is not None:
+            half = difference_half_width(noise_sd, dof, len(xa), len(xb))
+            r["ci95"] = (float(np.exp(diff - half)), float(np.exp(diff + half)))
+        return r
+
+    def interval(r) -> str:
+        if not r["decided"]:
+            lo, hi = r["ci95_test_images"]
+            return f"one net each; over test images only {lo:.2f}-{hi:.2f}"
+        lo, hi = r["ci95"]
+        return f"95% CI over nets {lo:.2f}-{hi:.2f}, {r['nets'][1]} and {r['nets'][0]} nets"
+
+    undecided = "undecided: one net per model, so net-to-net variation is not measured."
     depths = sorted(layers["depth"].unique())
     for d in depths:
-        if ("plain", d) not in mean_std or ("resnet", d) not in mean_std:
+        if ("plain", d) not in per_net or ("resnet", d) not in per_net:
             continue
-        ratio = boot.loc[("resnet", d)].to_numpy() / boot.loc[("plain", d)].to_numpy()
-        r = float(mean_std[("resnet", d)] / mean_std[("plain", d)])
-        ci = _ci(ratio)
-        lw = layers[layers["depth"] == d].pivot_table(index="layer_index", columns="family", values="std")
-        smaller = int((lw["resnet"] < lw["plain"]).sum())
-        median_ratio = float(lw["resnet"].median() / lw["plain"].median())
+        r = compare(("plain", d), ("resnet", d))
+        res, pl = by_layer.loc[("resnet", d)], by_layer.loc[("plain", d)]
+        r["median_ratio"] = float(res.median() / pl.median())
+        r["layers_smaller"], r["layers"] = int((res < pl).sum()), len(res)
         # The mean can be carried by a few large layers; ask the median layer to agree.
-        holds = ci[1] < 1 and median_ratio < 1
-        out["resnet_vs_plain"][int(d)] = {"ratio": r, "ci95": ci, "median_ratio": median_ratio,
-                                          "holds": holds, "layers_smaller": smaller, "layers": len(lw)}
-        texts.append(f"depth {d}: ResNet/plain mean response std = {r:.2f} (95% CI {ci[0]:.2f}-{ci[1]:.2f}), "
-                     f"median layer {median_ratio:.2f}; smaller at {smaller} of {len(lw)} layers - "
-                     + ("ResNet responds less, as the paper." if holds else
-                        "ResNet responds more." if ci[0] > 1 and median_ratio > 1 else
-                        "mixed: mean and median layer disagree." if (ci[1] < 1) != (median_ratio < 1)
-                        else "not distinguishable."))
-    res = [d for d in depths if ("resnet", d) in mean_std]
-    for a, b in zip(res, res[1:]):
-        ratio = boot.loc[("resnet", b)].to_numpy() / boot.loc[("resnet", a)].to_numpy()
-        r, ci = float(mean_std[("resnet", b)] / mean_std[("resnet", a)]), _ci(ratio)
-        holds = ci[1] < 1
-        out["deeper_resnet"][f"{b}/{a}"] = {"ratio": r, "ci95": ci, "holds": holds}
-        texts.append(f"ResNet-{b} / ResNet-{a} mean response std = {r:.2f} (95% CI {ci[0]:.2f}-{ci[1]:.2f}) - "
-                     + ("the deeper net responds less, as the paper." if holds else
-                        "the deeper net responds more." if ci[0] > 1 else "not distinguishable."))
+        less = r["decided"] and r["ci95"][1] < 1
+        more = r["decided"] and r["ci95"][0] > 1
+        r["holds"] = less and r["median_ratio"] < 1
+        judged = (undecided if not r["decided"] else
+                  "ResNet responds less, as the paper." if r["holds"] else
+                  "ResNet responds more." if more and r["median_ratio"] > 1 else
+                  "mixed: mean and median layer disagree." if less or more else
+                  "not distinguishable from net-to-net variation.")
+        out["resnet_vs_plain"][int(d)] = r
+        texts.append(f"depth {d}: ResNet/plain mean response std = {r['ratio']:.2f} "
+                     f"({interval(r)}), median layer {r['median_ratio']:.2f}; smaller at "
+                     f"{r['layers_smaller']} of {r['layers']} layers - {judged}")
+    res_depths = [d for d in depths if ("resnet", d) in per_net]
+    for a, b in zip(res_depths, res_depths[1:]):
+        r = compare(("resnet", a), ("resnet", b))
+        r["holds"] = r["decided"] and r["ci95"][1] < 1
+        judged = (undecided if not r["decided"] else
+                  "the deeper net responds less, as the paper." if r["holds"] else
+                  "the deeper net responds more." if r["ci95"][0] > 1 else
+                  "not distinguishable from net-to-net variation.")
+        out["deeper_resnet"][f"{b}/{a}"] = r
+        texts.append(f"ResNet-{b} / ResNet-{a} mean response std = {r['ratio']:.2f} "
+                     f"({interval(r)}) - {judged}")
     out["all_resnet_smaller"] = all(v["holds"] for v in out["resnet_vs_plain"].values())
     out["all_deeper_smaller"] = all(v["holds"] for v in out["deeper_resnet"].values())
-    texts.append("Intervals cover the choice of test images only"
-                 + (" (one trained net per model: seed-to-seed variation is not included)."
-                    if len(out["seeds"]) == 1 else "."))
+    if noise_sd is not None:
+        texts.append(f"Net-to-net variation: sd of log mean response std {noise_sd:.3f} between "
+                     f"nets that differ only in seed ({dof} dof).")
     out["text"] = "\n".join(texts)
     return out

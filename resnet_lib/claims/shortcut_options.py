@@ -61,6 +61,7 @@ def run_table(runs) -> "pd.DataFrame":
 
     rows = [{"option": option_of(r), "depth": r.summary["depth"], "seed": r.summary["seed"],
              "parameters": r.summary["parameters"],
+             "host": r.environment.get("device_name"),
              **r.error_columns()} for r in runs]
     return pd.DataFrame(rows).sort_values(["depth", "option", "seed"], ignore_index=True)
 
@@ -87,8 +88,15 @@ def verdict(runs, split: str = "test") -> dict:
     sd of the error over seeds within each option and depth.
     """
     df = run_table(runs)
-    col = f"{split}_error"
     one_test_set(df)
+    return verdict_from_table(df, split)
+
+
+def verdict_from_table(df, split: str = "test") -> dict:
+    """The rule of `verdict` on a table of runs (option, depth, seed, <split>_error[, host]).
+    Each gap's interval half-width is the smallest gap these pairs could have shown; the text
+    says so, and how many pairs were trained on one host (a host's arithmetic can move a run)."""
+    col = f"{split}_error"
     means = df.groupby(["depth", "option"])[col].mean().unstack("option")
     ordered = {int(d): bool(row["C"] <= row["B"] <= row["A"]) for d, row in means.iterrows()}
     noise_sd, dof = pooled_sd(g[col] for _, g in df.groupby(["depth", "option"]))
@@ -98,7 +106,8 @@ def verdict(runs, split: str = "test") -> dict:
         d = (wide[hi] - wide[lo]).dropna().to_numpy()
         mean, ci = mean_interval(d)
         g = {"mean": mean, "pairs": len(d), "paper_imagenet": IMAGENET_TOP1[hi] - IMAGENET_TOP1[lo],
-             "ci95": ci, "significant": bool(ci is not None and (ci[0] > 0 or ci[1] < 0))}
+             "ci95": ci, "significant": bool(ci is not None and (ci[0] > 0 or ci[1] < 0)),
+             "smallest_detectable": None if ci is None else (ci[1] - ci[0]) / 2}
         gaps[f"{hi}-{lo}"] = g
     all_ordered = all(ordered.values())
     texts = [f"Ordering C <= B <= A of mean {split} error: "
@@ -108,8 +117,19 @@ def verdict(runs, split: str = "test") -> dict:
         ci = (f"95% CI {g['ci95'][0]:+.2f} to {g['ci95'][1]:+.2f}" if g["ci95"] else "no interval: one pair")
         texts.append(f"gap {name}: {g['mean']:+.2f} points over {g['pairs']} paired runs ({ci}; "
                      f"ImageNet top-1: {g['paper_imagenet']:+.2f}) - "
-                     + ("larger than seed noise." if g["significant"] else "within seed noise."))
+                     + ("larger than seed noise." if g["significant"] else
+                        "within seed noise" + (f": these pairs could show only gaps beyond "
+                                               f"+-{g['smallest_detectable']:.2f} points."
+                                               if g["smallest_detectable"] is not None else ".")))
     if noise_sd is not None:
         texts.append(f"Seed noise: sd {noise_sd:.2f} points of {split} error ({dof} dof).")
+    one_host = None
+    if "host" in df:
+        hosts = df.groupby(["depth", "seed"])["host"].nunique()
+        one_host = [int((hosts == 1).sum()), len(hosts)]
+        if one_host[0] < one_host[1]:
+            texts.append(f"Only {one_host[0]} of {one_host[1]} (depth, seed) sets of A, B and C were "
+                         "trained on one host; the rest mix hosts.")
     return {"split": split, "ordered_by_depth": ordered, "ordering_as_paper": all_ordered,
-            "gaps": gaps, "noise_sd": noise_sd, "noise_dof": dof, "text": "\n".join(texts)}
+            "gaps": gaps, "noise_sd": noise_sd, "noise_dof": dof, "sets_on_one_host": one_host,
+            "text": "\n".join(texts)}
