@@ -94,7 +94,7 @@ class NotebookContext:
         key = json.loads(json.dumps(key, sort_keys=True, default=str))
         if path.exists() and key_path.exists() and not retrain_requested():
             if json.loads(key_path.read_text()) == key:
-                print(f"{filename}: reused (delete it, or set RESNET_LIB_RETRAIN=1, to recompute)")
+                # nothing printed: an executed notebook reads the same whether it reused or not
                 return pd.read_csv(path)
         df = compute()
         self.save_table(filename, df)
@@ -112,8 +112,24 @@ class NotebookContext:
         if self.completeness is not None:
             record["completeness"] = self.completeness
         path = self.results_dir / filename
+        if not _differs_beyond_analysis_code(path, record):
+            return path  # the same result computed again elsewhere: the file stays as it is
         atomic.write_json(path, record)
         return path
+
+
+def _differs_beyond_analysis_code(path: Path, record: dict) -> bool:
+    """True unless `path` holds this record already, up to where it was last computed
+    (analysis_code: commit, code hash, device). So regenerating unchanged results on another
+    host or commit leaves the committed file, and git status, unchanged."""
+    try:
+        old = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return True
+    new = json.loads(json.dumps(record, default=str))
+    old.pop("analysis_code", None)
+    new.pop("analysis_code", None)
+    return old != new
 
 
 def completeness_text(rows: list[dict]) -> str:

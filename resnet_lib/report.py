@@ -21,6 +21,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from . import atomic
 from .data import REPO_ROOT
 from .profiles import PROFILES, get_profile
 from .store import RESULTS_DIR
@@ -58,7 +59,11 @@ def declared_parameters(source: Path) -> set[str]:
 
 def run_notebook(source: Path, profile: str, parameters: dict | None = None,
                  output_dir: Path | None = None, retrain: bool = False) -> Path:
-    """Execute one notebook; return the path of the executed copy."""
+    """Execute one notebook; return the path of the executed copy.
+
+    The notebook is executed into a temporary file, which replaces the executed copy only when
+    every cell succeeded. A failed notebook leaves the previous copy as it was and is kept for
+    reading as <output_dir>/failed/<name>.ipynb (papermill's PapermillExecutionError is raised)."""
     import papermill
 
     get_profile(profile)  # fail before starting a kernel on an unknown profile
@@ -68,18 +73,29 @@ def run_notebook(source: Path, profile: str, parameters: dict | None = None,
     if unknown:
         raise ValueError(f"{source.name} has no parameter(s) {sorted(unknown)}; it declares "
                          f"{sorted(declared)}")
+    check_parameter_types(source, profile, parameters)
     output_dir = output_dir or RESULTS_DIR / profile / "notebooks"
     output_dir.mkdir(parents=True, exist_ok=True)
     output = output_dir / f"{source.stem}.ipynb"
+    failed = output_dir / "failed" / output.name
     env_before = os.environ.get("RESNET_LIB_RETRAIN")
     if retrain:
         os.environ["RESNET_LIB_RETRAIN"] = "1"  # the kernel inherits the environment
     try:
         with tempfile.TemporaryDirectory() as tmp:
-            papermill.execute_notebook(str(_to_ipynb(source, Path(tmp))), str(output),
-                                       parameters=parameters, kernel_name="python3",
-                                       cwd=str(NOTEBOOKS_DIR), progress_bar=False)
-        _strip_volatile(output)
+            staged = Path(tmp) / "executed.ipynb"
+            try:
+                papermill.execute_notebook(str(_to_ipynb(source, Path(tmp))), str(staged),
+                                           parameters=parameters, kernel_name="python3",
+                                           cwd=str(NOTEBOOKS_DIR), progress_bar=False)
+            except papermill.PapermillExecutionError:
+                if staged.exists():
+                    failed.parent.mkdir(parents=True, exist_ok=True)
+                    atomic.write_text(failed, staged.read_text())
+                raise
+            _strip_volatile(staged)
+            atomic.write_text(output, staged.read_text())
+        failed.unlink(missing_ok=True)  # an earlier failure of this notebook is superseded
     finally:
         if retrain:
             if env_before is None:
@@ -87,6 +103,25 @@ def run_notebook(source: Path, profile: str, parameters: dict | None = None,
             else:
                 os.environ["RESNET_LIB_RETRAIN"] = env_before
     return output
+
+
+def check_parameter_types(source: Path, profile: str, parameters: dict) -> None:
+    """Refuse, before a kernel starts, a value whose type differs from the profile's default for
+    that parameter (e.g. `-p depths 20,32`, a tuple, where a list like "[20, 32]" is expected)."""
+    defaults = get_profile(profile).notebooks.get(source.stem[:2], {})
+    for name, value in parameters.items():
+        default = defaults.get(name)
+        if default is None or value is None:
+            continue
+        kind = type(default)
+        ok = isinstance(value, kind) and not (kind is int and isinstance(value, bool))
+        if ok and kind is list and default and value:
+            ok = all(isinstance(v, type(default[0])) for v in value)
+        if not ok:
+            example = repr(default)
+            raise ValueError(f"parameter {name!r} must look like {example} (a "
+                             f"{kind.__name__}{' of ' + type(default[0]).__name__ + 's' if kind is list and default else ''}); "
+                             f"got {value!r}. E.g. -p {name} \"{example}\"")
 
 
 def _strip_volatile(path: Path) -> None:
@@ -129,13 +164,26 @@ def main(argv: list[str] | None = None) -> int:
         for source in sources:
             t0 = time.time()
             print(f"== {source.stem} (profile {args.profile})", flush=True)
-            out = run_notebook(source, args.profile, params, retrain=args.retrain)
+            try:
+                out = run_notebook(source, args.profile, params, retrain=args.retrain)
+            except papermill_error() as e:
+                kept = RESULTS_DIR / args.profile / "notebooks" / "failed" / f"{source.stem}.ipynb"
+                print(f"error: {source.stem} failed ({e.ename}: {str(e.evalue).splitlines()[0]}); "
+                      f"its executed copy is unchanged, the failed run is kept at {kept}",
+                      file=sys.stderr)
+                return 1
             print(f"   done in {(time.time() - t0) / 60:.1f} min -> {out}",
                   flush=True)
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     return 0
+
+
+def papermill_error():
+    import papermill
+
+    return papermill.PapermillExecutionError
 
 
 if __name__ == "__main__":

@@ -140,3 +140,24 @@ def test_response_std_equals_the_std_of_the_hooked_outputs(batch):
 def test_responses_refuse_pre_activation_nets():
     with pytest.raises(ValueError, match="post-activation"):
         responses.response_layers(create_model("resnet", depth=8, unit="full_preactivation"))
+
+
+def test_a_record_computed_again_elsewhere_leaves_the_file_unchanged(tmp_path):
+    """Stable outputs: the same verdict computed on another host or commit differs only in
+    analysis_code, and the committed file is left as it is; a changed result rewrites it."""
+    import json
+
+    from resnet_lib import notebook
+
+    ctx = notebook.setup("02_shortcut_options", "smoke", depths=None, seeds=None)
+    ctx.results_dir = tmp_path
+    path = ctx.save_json("verdict.json", {"verdict": {"text": "A"}})
+    first = path.read_bytes()
+    record = json.loads(first)
+    record["analysis_code"]["git_commit"] = "elsewhere"
+    path.write_text(json.dumps(record))            # as if last computed on another host
+    moved = path.read_bytes()
+    ctx.save_json("verdict.json", {"verdict": {"text": "A"}})
+    assert path.read_bytes() == moved              # same result: not rewritten
+    ctx.save_json("verdict.json", {"verdict": {"text": "B"}})
+    assert json.loads(path.read_text())["verdict"]["text"] == "B"
