@@ -74,10 +74,10 @@ def run_notebook(source: Path, profile: str, parameters: dict | None = None,
         raise ValueError(f"{source.name} has no parameter(s) {sorted(unknown)}; it declares "
                          f"{sorted(declared)}")
     check_parameter_types(source, profile, parameters)
-    output_dir = output_dir or RESULTS_DIR / profile / "notebooks"
+    output_dir = output_dir or executed_dir(profile)
     output_dir.mkdir(parents=True, exist_ok=True)
     output = output_dir / f"{source.stem}.ipynb"
-    failed = output_dir / "failed" / output.name
+    failed = failed_copy(source, output_dir)
     env_before = os.environ.get("RESNET_LIB_RETRAIN")
     if retrain:
         os.environ["RESNET_LIB_RETRAIN"] = "1"  # the kernel inherits the environment
@@ -105,6 +105,16 @@ def run_notebook(source: Path, profile: str, parameters: dict | None = None,
     return output
 
 
+def executed_dir(profile: str) -> Path:
+    """Where a profile's executed notebooks go."""
+    return RESULTS_DIR / profile / "notebooks"
+
+
+def failed_copy(source: Path, output_dir: Path) -> Path:
+    """Where the executed copy of a notebook that failed is kept for reading."""
+    return output_dir / "failed" / f"{source.stem}.ipynb"
+
+
 def check_parameter_types(source: Path, profile: str, parameters: dict) -> None:
     """Refuse, before a kernel starts, a value whose type differs from the profile's default for
     that parameter (e.g. `-p depths 20,32`, a tuple, where a list like "[20, 32]" is expected)."""
@@ -118,10 +128,11 @@ def check_parameter_types(source: Path, profile: str, parameters: dict) -> None:
         if ok and kind is list and default and value:
             ok = all(isinstance(v, type(default[0])) for v in value)
         if not ok:
-            example = repr(default)
-            raise ValueError(f"parameter {name!r} must look like {example} (a "
-                             f"{kind.__name__}{' of ' + type(default[0]).__name__ + 's' if kind is list and default else ''}); "
-                             f"got {value!r}. E.g. -p {name} \"{example}\"")
+            what = kind.__name__
+            if kind is list and default:
+                what += f" of {type(default[0]).__name__}s"
+            raise ValueError(f"parameter {name!r} must look like {default!r} (a {what}); got "
+                             f"{value!r}. E.g. -p {name} \"{default!r}\"")
 
 
 def _strip_volatile(path: Path) -> None:
@@ -159,6 +170,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--retrain", action="store_true", help="train even where results exist")
     args = ap.parse_args(argv)
     params = {k: _literal(v) for k, v in args.parameter}
+    import papermill
+
     try:
         sources = notebook_sources(args.notebooks)
         for source in sources:
@@ -166,8 +179,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"== {source.stem} (profile {args.profile})", flush=True)
             try:
                 out = run_notebook(source, args.profile, params, retrain=args.retrain)
-            except papermill_error() as e:
-                kept = RESULTS_DIR / args.profile / "notebooks" / "failed" / f"{source.stem}.ipynb"
+            except papermill.PapermillExecutionError as e:
+                kept = failed_copy(source, executed_dir(args.profile))
                 print(f"error: {source.stem} failed ({e.ename}: {str(e.evalue).splitlines()[0]}); "
                       f"its executed copy is unchanged, the failed run is kept at {kept}",
                       file=sys.stderr)
@@ -178,12 +191,6 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 2
     return 0
-
-
-def papermill_error():
-    import papermill
-
-    return papermill.PapermillExecutionError
 
 
 if __name__ == "__main__":

@@ -28,7 +28,8 @@ import torch.nn.functional as F
 
 from . import atomic
 from .config import RunConfig
-from .data import BatchSchedule, Cifar10, Split, augment, normalize, pixel_mean
+from .data import (BatchSchedule, Cifar10, Split, augment_with, augmentation_draws, normalize,
+                   pixel_mean)
 from .models import count_parameters, create_model
 
 EVAL_BATCH = 1_000
@@ -85,8 +86,9 @@ def evaluate(model, split: Split, mean, dtype=torch.float32) -> tuple[float, flo
     return loss_sum / len(split), 100.0 * wrong / len(split)
 
 
-def _autocast(device: torch.device, dtype):
-    return torch.autocast(device.type, dtype=dtype, enabled=dtype != torch.float32)
+def _autocast(device: torch.device, dtype, cache_enabled: bool = True):
+    return torch.autocast(device.type, dtype=dtype, enabled=dtype != torch.float32,
+                          cache_enabled=cache_enabled)
 
 
 @contextlib.contextmanager
@@ -147,15 +149,13 @@ class Trainer:
         # One entry per session that trained a part of this run (device, code, iterations), so a
         # run continued on other machines names every one of them.
         self.segments: list[dict] = []
-        self._reset_running()
+        # Loss sum, wrong count, images seen since the last log row. Kept on the device so a
+        # GPU step needs no host sync; read (and checked for NaN) once per log row. Reset in
+        # place: a captured CUDA graph adds into these very tensors.
+        self.running = [torch.zeros((), device=self.device),
+                        torch.zeros((), device=self.device, dtype=torch.long), 0]
 
     def _reset_running(self) -> None:
-        # Loss sum, wrong count, images seen since the last log row. Kept on the device so a
-        # GPU step needs no host sync; read (and checked for NaN) once per log row. Zeroed in
-        # place: a captured CUDA graph adds into these very tensors.
-        if getattr(self, "running", None) is None:
-            self.running = [torch.zeros((), device=self.device),
-                            torch.zeros((), device=self.device, dtype=torch.long), 0]
         self.running[0].zero_()
         self.running[1].zero_()
         self.running[2] = 0
@@ -268,19 +268,28 @@ class Trainer:
         it = self.iteration
         self.set_lr(self.config.lr_at(it))
         idx = self.schedule.indices(it)
-        images = augment(self.train_split.images[idx], self.schedule.augmentation_generator(it))
+        draws = augmentation_draws(len(idx), self.schedule.augmentation_generator(it))
+        self.train_on(idx, *(d.to(self.device) for d in draws))
+        self.running[2] += len(idx)
+        self.iteration += 1
+
+    def train_on(self, idx, dy, dx, flip, autocast_cache: bool = True) -> None:
+        """The work of one step on the device, given the batch's image indices and augmentation
+        draws: augment, normalise, forward, loss, backward, SGD, and the running loss and error.
+        The eager step and the CUDA graph (train_graph.py, with autocast_cache=False, as graph
+        capture requires) both run this; only tensor ops, no host sync."""
+        images = augment_with(self.train_split.images[idx], dy, dx, flip)
         x = normalize(images, self.mean)
         y = self.train_split.labels[idx]
-        with _autocast(self.device, self.dtype):
+        with _autocast(self.device, self.dtype, cache_enabled=autocast_cache):
             logits = self.model(x)
         loss = F.cross_entropy(logits.float(), y)
+        # Under graph capture the gradients are None already (train_graph._capture): no kernel.
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         self.optimizer.step()
-        self.running[0] += loss.detach() * len(y)
-        self.running[1] += (logits.detach().argmax(1) != y).sum()
-        self.running[2] += len(y)
-        self.iteration += 1
+        self.running[0].add_(loss.detach() * len(y))
+        self.running[1].add_((logits.detach().argmax(1) != y).sum())
 
     def _log_running(self) -> None:
         loss_sum, wrong, seen = self.running

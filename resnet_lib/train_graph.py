@@ -24,9 +24,8 @@ References: PyTorch "CUDA Graphs" notes, whole-network capture
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 
-from .data import augment_with, augmentation_draws, normalize
+from .data import augmentation_draws
 
 WARMUP_STEPS = 3
 HOST_SLOTS = 4  # pinned staging buffers for the draws, so the CPU can run a few steps ahead
@@ -53,24 +52,10 @@ class GraphStep:
     # ---------------------------------------------------------------- the step body
 
     def _body(self) -> None:
-        """Everything the GPU does in a step, reading only the fixed buffers."""
-        t = self.trainer
-        images = t.train_split.images[self.indices]
-        dy, dx, flip = self.draws[0], self.draws[1], self.draws[2].bool()
-        x = normalize(augment_with(images, dy, dx, flip), t.mean)
-        y = t.train_split.labels[self.indices]
-        # The autocast weight cache must be off under graph capture (CUDA graph notes).
-        with torch.autocast(t.device.type, dtype=t.dtype, enabled=t.dtype != torch.float32,
-                            cache_enabled=False):
-            logits = t.model(x)
-        loss = F.cross_entropy(logits.float(), y)
-        # Before capture the gradients are None (see _capture), so this adds no kernel; the
-        # captured backward then writes fresh gradients into the graph's own memory each replay.
-        t.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        t.optimizer.step()
-        t.running[0].add_(loss.detach() * len(y))
-        t.running[1].add_((logits.detach().argmax(1) != y).sum())
+        """Everything the GPU does in a step (Trainer.train_on), reading only the fixed buffers;
+        the autocast weight cache must be off under graph capture (CUDA graph notes)."""
+        self.trainer.train_on(self.indices, self.draws[0], self.draws[1], self.draws[2].bool(),
+                              autocast_cache=False)
 
     # ---------------------------------------------------------------- per iteration
 
