@@ -206,7 +206,11 @@ def run(profile: str, hours: float, workers: int | None = None, device: torch.de
     device = device or default_device()
     store = RunStore.for_profile(profile)
     data = load_cifar10(data_dir, download_if_missing=False)
-    entries = status(store, plan(profile))
+    planned = plan(profile)
+    for _, c in planned:
+        if store.discard_superseded_partial(c):
+            print(f"{c.run_id}: finished and stored; its leftover partial record is deleted")
+    entries = status(store, planned)
     todo = [e for e in entries if e.state != "done"][:limit]
     ref = measure_reference_step(profile, device, data)
     workers = max(1, min(workers or default_workers(device), len(todo) or 1))

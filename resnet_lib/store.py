@@ -189,6 +189,14 @@ class RunStore:
         path = self.partial_dir(config) / "progress.json"
         return json.loads(path.read_text()) if path.exists() else None
 
+    def discard_superseded_partial(self, config: RunConfig) -> bool:
+        """Delete the run's partial record if the finished run is stored (a record copied in
+        from another machine after the run finished here, say); True if one was deleted."""
+        if self.partial_progress(config) is None or self.load(config) is None:
+            return False
+        shutil.rmtree(self.partial_dir(config), ignore_errors=True)
+        return True
+
     def save_partial(self, config: RunConfig) -> Path | None:
         """Keep the local checkpoint of an unfinished run as a partial record that can be
         committed and continued anywhere: weights, momentum, RNG state, iteration, the metrics so

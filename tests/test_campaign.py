@@ -1,6 +1,7 @@
 """Runs that continue across machines, and campaigns that train for a time budget."""
 
 import json
+import shutil
 
 import pytest
 import torch
@@ -232,3 +233,23 @@ print(len(campaign.plan("paper")))
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     assert int(out.stdout.split()[-1]) > 100
+
+
+def test_a_partial_record_left_beside_a_finished_run_is_deleted(cifar, cifar_dir, tmp_path, monkeypatch, capsys):
+    """A partial record copied back in after its run finished (two machines' results merged)
+    is deleted by the next campaign, not continued and not left to be committed."""
+    config = RunConfig("resnet", 0, RECIPE, {"depth": 8})
+    store = RunStore(tmp_path / "results" / "runs", tmp_path / "cache")
+    with pytest.raises(StopTraining):
+        store.train(config, cifar, progress=False, should_stop=_stop_after(6))
+    record = store.save_partial(config)
+    stale = tmp_path / "stale"
+    shutil.copytree(record, stale)
+    store.train(config, cifar, progress=False)  # finishes, and deletes the record
+    assert not record.exists()
+    shutil.copytree(stale, record)  # merged back from an older copy
+    monkeypatch.setattr(RunStore, "for_profile", classmethod(lambda cls, p: store))
+    monkeypatch.setattr(campaign, "plan", lambda profile: [("01", config)])
+    after = campaign.run("smoke", hours=1 / 3600, workers=1, data_dir=str(cifar_dir))
+    assert "leftover partial record is deleted" in capsys.readouterr().out
+    assert not record.exists() and [(e.state, e.iteration) for e in after] == [("done", 12)]
