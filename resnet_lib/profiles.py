@@ -131,21 +131,20 @@ PROFILES = {
     "cpu": Profile(
         "cpu", "the paper's recipe with its schedule compressed 80x, for a 2-core CPU",
         PAPER_RECIPE.compressed(800, log_every=20, eval_every=100, train_eval_images=2_000),
-        notebooks={"01": dict(depths=[20, 32, 44, 56], seeds=[0, 1]),
-                   "02": dict(depths=[14, 20], seeds=[0, 1]),
+        notebooks={"01": dict(depths=[20, 32, 44, 56], seeds=[0, 1, 2]),
+                   "02": dict(depths=[14, 20], seeds=[0, 1, 2]),
                    "03": dict(depth=20, variants=[v for v in ALL_VARIANTS if v not in
                                                   ("exclusive_gating_0", "shortcut_gating_-6")],
-                              seeds=[0], original_seeds=[0, 1, 2], bottleneck_depth=None),
-                   "04": dict(depths=[20, 32, 44, 56], seeds=[0, 1]),
+                              seeds=[0, 1], original_seeds=[0, 1, 2], bottleneck_depth=None),
+                   "04": dict(depths=[20, 32, 44, 56], seeds=[0, 1, 2]),
                    "05": dict(depth=56, seed=0, delete_ks=[1, 2, 3, 5, 7, 9, 12, 15, 18],
                               delete_draws=6, swap_ks=[1, 2, 4, 8, 12], swap_draws=6),
                    # 10 batches of 100 test images (18 s each on a 2-core CPU); 3 before 2026-11-26
                    "06": dict(depth=56, seed=0, batches=10, batch_size=100, samples=6)},
         notes=("01: depths 20-56 only (no 110): plain-110 and ResNet-110 cost 2x ResNet-56 each",
-               "01, 04: two seeds per model (paper profile: three); seed noise has 4 dof per family",
-               "02: depths 14 and 20 (paper profile: 20, 56, 110), two seeds",
-               "03: ResNet-20 instead of ResNet-110, one seed per variant (three for the original "
-               "unit, which measure the seed noise); two of the paper's gating biases left out; "
+               "02: depths 14 and 20 (paper profile: 20, 56, 110)",
+               "03: ResNet-20 instead of ResNet-110, two seeds per variant (paper: five; three for "
+               "the original unit); two of the paper's gating biases left out; "
                "no ResNet-164 (bottleneck) column of Table 2",
                "04: no ResNet-110 (notebook 01 does not train it in this profile)",
                "05, 06: ResNet-56 (27 units) instead of ResNet-110 (54 units); fewer random draws "
