@@ -50,19 +50,19 @@ def plan(profile: str) -> list[tuple[str, RunConfig]]:
     """Every run of the profile's training notebooks (01-03), most important first, each once:
     claim 1's first seed at depths 20, 56, 32, 44 (plain and ResNet), then 110, then its other
     seeds; then claim 2's options B and C (A is claim 1's ResNet); then claim 3."""
+    from . import claims
     from .claims import identity_mappings, plain_vs_residual, shortcut_options
 
-    nb = get_profile(profile).notebooks
-    c1 = plain_vs_residual.configs(profile, nb["01"]["depths"], nb["01"]["seeds"])
-    first_seed = min(nb["01"]["seeds"])
+    p1, p2, p3 = (claims.defaults(n, profile) for n in ("01", "02", "03"))
+    c1 = plain_vs_residual.configs(profile, p1["depths"], p1["seeds"])
+    first_seed = min(p1["seeds"])
 
     def depth_rank(depth: int) -> int:
         return CLAIM1_DEPTH_ORDER.index(depth) if depth in CLAIM1_DEPTH_ORDER else 100 + depth
 
     c1.sort(key=lambda c: (c.seed != first_seed, depth_rank(c.depth), c.seed, c.model))
-    c2 = sorted(shortcut_options.configs(profile, nb["02"]["depths"], nb["02"]["seeds"]),
+    c2 = sorted(shortcut_options.configs(profile, p2["depths"], p2["seeds"]),
                 key=lambda c: (c.seed, c.depth))
-    p3 = nb["03"]
     c3 = identity_mappings.configs(profile, p3["depth"], p3["variants"], p3["seeds"],
                                    p3.get("original_seeds"), p3.get("bottleneck_depth"))
     c3.sort(key=lambda c: c.seed)

@@ -10,7 +10,7 @@ import torch
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import atomic
+from . import atomic, claims
 from .data import REPO_ROOT
 from .models import units_per_stage
 from .provenance import code_version, device_name
@@ -104,7 +104,7 @@ class NotebookContext:
     def save_json(self, filename: str, obj, runs=()) -> Path:
         """Save `obj` with the profile, its deviations and the provenance of `runs` beside it."""
         record = {"notebook": self.name, "profile": self.profile, "parameters": self.params,
-                  "deviations_from_paper": deviations(self.profile),
+                  "deviations_from_paper": deviations(self.profile, claims.notes(self.name, self.profile)),
                   "compute": _compute(runs),
                   # the code that computed this record (the runs' own code is under "runs")
                   "analysis_code": {**code_version(), "device_name": device_name(torch.device("cpu"))},
@@ -162,9 +162,10 @@ def _provenance(run) -> dict:
 
 def setup(name: str, profile: str, **params) -> NotebookContext:
     """Resolve parameters left as None from the profile's defaults for this notebook, check
-    them, and print the profile's deviations from the paper."""
+    them, and print the profile's deviations from the paper (the recipe's and the notebook's).
+    The defaults are the claim module's (claims.defaults)."""
     p = get_profile(profile)
-    defaults = p.notebooks.get(name.split("_")[0], {})
+    defaults = claims.defaults(name, profile)
     resolved = {k: (defaults.get(k) if v is None else v) for k, v in params.items()}
     if resolved.get("train_missing", False) is None:  # the profile decides (Profile.notebooks_train)
         resolved["train_missing"] = p.notebooks_train
@@ -172,7 +173,7 @@ def setup(name: str, profile: str, **params) -> NotebookContext:
         units_per_stage(depth)  # ValueError for a depth not of the form 6n+2
     if "seeds" in resolved and not resolved["seeds"]:
         raise ValueError("seeds must name at least one seed")
-    print(describe(p))
+    print(describe(p, claims.notes(name, profile)))
     print("Parameters: " + ", ".join(f"{k}={v!r}" for k, v in resolved.items()))
     return NotebookContext(name, profile, resolved, RunStore.for_profile(profile),
                            RESULTS_DIR / profile / name, FIGURES_DIR / profile)

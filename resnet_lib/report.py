@@ -21,7 +21,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from . import atomic
+from . import atomic, claims
 from .data import REPO_ROOT
 from .profiles import PROFILES, get_profile
 from .store import RESULTS_DIR
@@ -118,7 +118,8 @@ def failed_copy(source: Path, output_dir: Path) -> Path:
 def check_parameter_types(source: Path, profile: str, parameters: dict) -> None:
     """Refuse, before a kernel starts, a value whose type differs from the profile's default for
     that parameter (e.g. `-p depths 20,32`, a tuple, where a list like "[20, 32]" is expected)."""
-    defaults = get_profile(profile).notebooks.get(source.stem[:2], {})
+    number = source.stem.split("_")[0]
+    defaults = claims.defaults(number, profile) if number in claims.NOTEBOOKS else {}
     for name, value in parameters.items():
         default = defaults.get(name)
         if default is None or value is None:

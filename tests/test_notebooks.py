@@ -8,7 +8,7 @@ import pandas as pd
 import papermill
 import pytest
 
-from resnet_lib import notebook, report
+from resnet_lib import claims, notebook, report
 from resnet_lib.profiles import get_profile
 from resnet_lib.store import RESULTS_DIR
 
@@ -29,7 +29,7 @@ def test_smoke_profile_runs_the_notebook_in_well_under_a_minute(nb01):
 def test_notebook_01_records_every_run_and_a_verdict(nb01):
     executed, results, _ = nb01
     assert executed.exists()
-    depths = get_profile("smoke").notebooks["01"]["depths"]
+    depths = claims.defaults("01", "smoke")["depths"]
     runs = pd.read_csv(results / "runs.csv")
     assert sorted(set(zip(runs["family"], runs["depth"]))) == sorted(
         (f, d) for f in ("plain", "resnet") for d in depths)
@@ -52,7 +52,7 @@ def test_notebook_01_records_every_run_and_a_verdict(nb01):
             assert fam["text"].startswith(name) and fam["noise_sd"] > 0
             assert fam["significant"] == (fam["ci95"][0] > 0 or fam["ci95"][1] < 0)
         assert v["text"].count("\n") == 2  # two families and the gap at the deepest depth
-    assert len(record["runs"]) == 2 * len(depths) * len(get_profile("smoke").notebooks["01"]["seeds"])
+    assert len(record["runs"]) == 2 * len(depths) * len(claims.defaults("01", "smoke")["seeds"])
     assert all(p["torch"] and p["data_sha256"] for p in record["runs"].values())
     assert notebook.FIGURES_DIR.joinpath("smoke", "01_plain_vs_residual.png").stat().st_size > 10_000
 
@@ -156,7 +156,7 @@ NB03 = report.NOTEBOOKS_DIR / "03_identity_mappings.py"
 def test_notebook_02_records_options_costs_and_a_paired_verdict(cifar_dir):
     report.run_notebook(NB02, "smoke", {"data_dir": str(cifar_dir)})
     results = RESULTS_DIR / "smoke" / "02_shortcut_options"
-    p = get_profile("smoke").notebooks["02"]
+    p = claims.defaults("02", "smoke")
     runs = pd.read_csv(results / "runs.csv")
     assert sorted(set(zip(runs["option"], runs["depth"], runs["seed"]))) == sorted(
         (o, d, s) for o in "ABC" for d in p["depths"] for s in p["seeds"])
@@ -183,7 +183,7 @@ def test_notebook_02_records_options_costs_and_a_paired_verdict(cifar_dir):
 def test_notebook_03_trains_every_variant_and_judges_each_family(cifar_dir):
     report.run_notebook(NB03, "smoke", {"data_dir": str(cifar_dir)})
     results = RESULTS_DIR / "smoke" / "03_identity_mappings"
-    p = get_profile("smoke").notebooks["03"]
+    p = claims.defaults("03", "smoke")
     runs = pd.read_csv(results / "runs.csv")
     basic, bottleneck = runs[~runs["bottleneck"]], runs[runs["bottleneck"]]
     assert set(basic["variant"]) == set(p["variants"])
@@ -225,7 +225,7 @@ def _verdict(name):
 def test_notebook_04_records_a_std_per_3x3_layer_and_ratios(cifar_dir):
     report.run_notebook(report.NOTEBOOKS_DIR / "04_layer_responses.py", "smoke", {"data_dir": str(cifar_dir)})
     results = RESULTS_DIR / "smoke" / "04_layer_responses"
-    depths = get_profile("smoke").notebooks["04"]["depths"]
+    depths = claims.defaults("04", "smoke")["depths"]
     layers = pd.read_csv(results / "layers.csv")
     for (family, depth, seed), g in layers.groupby(["family", "depth", "seed"]):
         assert len(g) == depth - 1 and (g["std"] > 0).all()          # every 3x3 layer once
@@ -248,7 +248,7 @@ def test_notebook_05_lesions_every_unit_and_reuses_its_tables(cifar_dir):
     nb = report.NOTEBOOKS_DIR / "05_lesion_study.py"
     report.run_notebook(nb, "smoke", {"data_dir": str(cifar_dir)})
     results = RESULTS_DIR / "smoke" / "05_lesion_study"
-    p = get_profile("smoke").notebooks["05"]
+    p = claims.defaults("05", "smoke")
     single = pd.read_csv(results / "single_deletions.csv")
     units = 3 * (p["depth"] - 2) // 6
     for family in ("resnet", "plain"):
@@ -275,7 +275,7 @@ def test_notebook_05_lesions_every_unit_and_reuses_its_tables(cifar_dir):
 def test_notebook_06_measures_every_path_length(cifar_dir):
     report.run_notebook(report.NOTEBOOKS_DIR / "06_path_lengths.py", "smoke", {"data_dir": str(cifar_dir)})
     results = RESULTS_DIR / "smoke" / "06_path_lengths"
-    p = get_profile("smoke").notebooks["06"]
+    p = claims.defaults("06", "smoke")
     n = 3 * (p["depth"] - 2) // 6
     table = pd.read_csv(results / "by_length.csv")
     assert list(table["k"]) == list(range(n + 1))

@@ -70,6 +70,20 @@ VARIANTS = (
 )
 BY_KEY = {v.key: v for v in VARIANTS}
 
+# Parameters of notebook 03 per profile (claims/__init__.py). He et al. 2016 report the median
+# of 5 runs; the paper profile trains 5 seeds of every variant, and Table 2's ResNet-164.
+_ALL = [v.key for v in VARIANTS]
+DEFAULTS = {"paper": dict(depth=110, variants=_ALL, seeds=[0, 1, 2, 3, 4], original_seeds=None,
+                          bottleneck_depth=164),
+            "cpu": dict(depth=20, variants=[k for k in _ALL if k not in
+                                            ("exclusive_gating_0", "shortcut_gating_-6")],
+                        seeds=[0, 1], original_seeds=[0, 1, 2], bottleneck_depth=None),
+            "smoke": dict(depth=8, variants=_ALL, seeds=[0], original_seeds=[0, 1],
+                          bottleneck_depth=11)}
+NOTES = {"cpu": ("ResNet-20 instead of ResNet-110, two seeds per variant (paper: five; three for "
+                 "the original unit); two of the paper's gating biases left out; no ResNet-164 "
+                 "(bottleneck) column of Table 2",)}
+
 
 def get_variant(key: str) -> Variant:
     if key not in BY_KEY:

@@ -13,6 +13,12 @@ from . import plain_vs_residual
 ANALYSIS_VERSION = 1
 BOOTSTRAP_DRAWS = 200
 
+# Parameters of notebook 04 per profile (claims/__init__.py): nets that notebook 01 trains.
+DEFAULTS = {"paper": dict(depths=[20, 56, 110], seeds=[0, 1, 2]),
+            "cpu": dict(depths=[20, 32, 44, 56], seeds=[0, 1, 2]),
+            "smoke": dict(depths=[8, 14], seeds=[0, 1])}
+NOTES = {"cpu": ("no ResNet-110 (notebook 01 does not train it in this profile)",)}
+
 
 def configs(profile: str, depths: list[int], seeds: list[int]):
     """Claim 1's runs: plain and ResNet at each depth, so nothing is trained twice."""

@@ -37,6 +37,16 @@ DOWNSAMPLING_QUANTILE = 0.9
 RHO_MIN = 0.9
 JUMP_SHARE = 0.25
 
+# Parameters of notebook 05 per profile (claims/__init__.py).
+DEFAULTS = {"paper": dict(depth=110, seed=0, delete_ks=list(range(1, 37)), delete_draws=20,
+                          swap_ks=list(range(1, 21)), swap_draws=10),
+            "cpu": dict(depth=56, seed=0, delete_ks=[1, 2, 3, 5, 7, 9, 12, 15, 18],
+                        delete_draws=6, swap_ks=[1, 2, 4, 8, 12], swap_draws=6),
+            "smoke": dict(depth=14, seed=0, delete_ks=[1, 2, 3], delete_draws=2, swap_ks=[1, 2],
+                          swap_draws=2)}
+NOTES = {"cpu": ("ResNet-56 (27 units) instead of ResNet-110 (54 units); 6 random draws per k "
+                 "(paper profile: 20)",)}
+
 
 def configs(profile: str, depth: int, seed: int):
     """The ResNet and the plain net of claim 1 at `depth`, one seed."""

@@ -19,6 +19,13 @@ ANALYSIS_VERSION = 1
 PAPER_RANGE = (5, 17)      # Veit et al.: most gradient from paths of 5-17 of 54 units
 PAPER_UNITS = 54
 SHARE = 0.9                # the effective range holds this share of the total gradient
+# Parameters of notebook 06 per profile (claims/__init__.py). cpu: 10 batches of 100 test images
+# (18 s each on a 2-core CPU); 3 before 2026-11-26.
+DEFAULTS = {"paper": dict(depth=110, seed=0, batches=10, batch_size=100, samples=20),
+            "cpu": dict(depth=56, seed=0, batches=10, batch_size=100, samples=6),
+            "smoke": dict(depth=14, seed=0, batches=2, batch_size=20, samples=3)}
+NOTES = {"cpu": ("ResNet-56 (27 units) instead of ResNet-110 (54 units); 6 sets of units per path "
+                 "length and batch (paper profile: 20)",)}
 # "Short" paths: the effective range ends below n/2, where most paths are (path length is
 # Binomial(n, 1/2)); judged on the pooled estimate and on every batch of test images, since
 # with few unit sets per length one batch's histogram is noisy (issue 10).

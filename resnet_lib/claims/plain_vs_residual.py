@@ -11,6 +11,12 @@ from ..stats import depth_trend
 
 FAMILIES = ("plain", "resnet")
 
+# Parameters of notebook 01 per profile (claims/__init__.py).
+DEFAULTS = {"paper": dict(depths=[20, 32, 44, 56, 110], seeds=[0, 1, 2]),
+            "cpu": dict(depths=[20, 32, 44, 56], seeds=[0, 1, 2]),
+            "smoke": dict(depths=[8, 14, 20], seeds=[0, 1])}
+NOTES = {"cpu": ("depths 20-56 only (no 110): plain-110 and ResNet-110 cost 2x ResNet-56 each",)}
+
 
 def configs(profile: str, depths: list[int], seeds: list[int]) -> list[RunConfig]:
     """Every run of the claim: each family at each depth and seed, the profile's recipe."""

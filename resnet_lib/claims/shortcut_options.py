@@ -19,6 +19,12 @@ OPTIONS = ("A", "B", "C")
 # He et al. 2015, Table 3: ImageNet ResNet-34, 10-crop top-1 error (%).
 IMAGENET_TOP1 = {"plain": 28.54, "A": 25.03, "B": 24.52, "C": 24.19}
 
+# Parameters of notebook 02 per profile (claims/__init__.py).
+DEFAULTS = {"paper": dict(depths=[20, 56, 110], seeds=[0, 1, 2]),
+            "cpu": dict(depths=[14, 20], seeds=[0, 1, 2]),
+            "smoke": dict(depths=[8, 14], seeds=[0, 1])}
+NOTES = {"cpu": ("depths 14 and 20 (paper profile: 20, 56, 110)",)}
+
 
 def model_options(option: str, depth: int) -> dict:
     """Option A is the default shortcut, so its runs are claim 1's ResNets and are reused."""
