@@ -3,8 +3,10 @@ profile, say how the profile departs from the paper, and save its results under 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import re
 
 import torch
 from dataclasses import dataclass
@@ -18,6 +20,39 @@ from .profiles import describe, deviations, get_profile
 from .store import RESULTS_DIR, RunStore
 
 FIGURES_DIR = Path(os.environ.get("RESNET_LIB_FIGURES", REPO_ROOT / "figures"))
+
+# A notebook run whose parameters narrow or change what it analyses (other depths, seeds, ...)
+# writes under results/<profile>/overrides/<scope>/ and figures/<profile>/overrides/<scope>/,
+# never over the profile's report. Where data and runs come from does not change the scope.
+OVERRIDES = "overrides"
+_SCOPE_FREE = ("profile", "data_dir", "train_missing")
+
+
+def override_scope(name: str, profile: str, params: dict) -> str | None:
+    """None when `params` (None meaning "the default") are the profile's defaults for notebook
+    `name`; otherwise a folder name that says which differ, e.g. "depths=20,32+seeds=0"."""
+    defaults = claims.defaults(name, profile)
+    changed = {k: v for k, v in params.items()
+               if k not in _SCOPE_FREE and v is not None and v != defaults.get(k)}
+    if not changed:
+        return None
+
+    def text(v) -> str:
+        return ",".join(map(str, v)) if isinstance(v, (list, tuple)) else str(v)
+
+    scope = "+".join(f"{k}={text(v)}" for k, v in sorted(changed.items()))
+    scope = re.sub(r"[^A-Za-z0-9._,=+-]", "_", scope)
+    if len(scope) > 80:  # a long list of overrides: a readable start and a hash of the whole
+        scope = f"{scope[:60]}-{hashlib.sha256(scope.encode()).hexdigest()[:10]}"
+    return scope
+
+
+def output_dirs(name: str, profile: str, scope: str | None) -> tuple[Path, Path]:
+    """(results folder, figures folder) of notebook `name` under `profile` and `scope`."""
+    results, figures = RESULTS_DIR / profile, FIGURES_DIR / profile
+    if scope is not None:
+        results, figures = results / OVERRIDES / scope, figures / OVERRIDES / scope
+    return results / name, figures
 
 
 def analysis_key(runs, data, version, **params) -> dict:
@@ -175,5 +210,10 @@ def setup(name: str, profile: str, **params) -> NotebookContext:
         raise ValueError("seeds must name at least one seed")
     print(describe(p, claims.notes(name, profile)))
     print("Parameters: " + ", ".join(f"{k}={v!r}" for k, v in resolved.items()))
+    scope = override_scope(name, profile, resolved)
+    results_dir, figures_dir = output_dirs(name, profile, scope)
+    if scope is not None:
+        print(f"These are not the profile's defaults: outputs go to {results_dir} and "
+              f"{figures_dir}, not over the '{profile}' report.")
     return NotebookContext(name, profile, resolved, RunStore.for_profile(profile),
-                           RESULTS_DIR / profile / name, FIGURES_DIR / profile)
+                           results_dir, figures_dir)

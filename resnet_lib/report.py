@@ -24,6 +24,7 @@ from pathlib import Path
 from . import atomic, claims
 from .data import REPO_ROOT
 from .profiles import PROFILES, get_profile
+from .notebook import OVERRIDES, override_scope
 from .store import RESULTS_DIR
 
 NOTEBOOKS_DIR = REPO_ROOT / "notebooks"
@@ -74,7 +75,7 @@ def run_notebook(source: Path, profile: str, parameters: dict | None = None,
         raise ValueError(f"{source.name} has no parameter(s) {sorted(unknown)}; it declares "
                          f"{sorted(declared)}")
     check_parameter_types(source, profile, parameters)
-    output_dir = output_dir or executed_dir(profile)
+    output_dir = output_dir or executed_dir(profile, _scope(source, profile, parameters))
     output_dir.mkdir(parents=True, exist_ok=True)
     output = output_dir / f"{source.stem}.ipynb"
     failed = failed_copy(source, output_dir)
@@ -105,9 +106,19 @@ def run_notebook(source: Path, profile: str, parameters: dict | None = None,
     return output
 
 
-def executed_dir(profile: str) -> Path:
-    """Where a profile's executed notebooks go."""
-    return RESULTS_DIR / profile / "notebooks"
+def executed_dir(profile: str, scope: str | None = None) -> Path:
+    """Where a profile's executed notebooks go; those run with parameters other than the
+    profile's defaults go beside their own outputs (notebook.override_scope)."""
+    base = RESULTS_DIR / profile
+    return (base if scope is None else base / OVERRIDES / scope) / "notebooks"
+
+
+def _scope(source: Path, profile: str, parameters: dict) -> str | None:
+    return override_scope(source.stem, profile, parameters) if _is_claim(source) else None
+
+
+def _is_claim(source: Path) -> bool:
+    return source.stem.split("_")[0] in claims.NOTEBOOKS
 
 
 def failed_copy(source: Path, output_dir: Path) -> Path:
@@ -118,8 +129,7 @@ def failed_copy(source: Path, output_dir: Path) -> Path:
 def check_parameter_types(source: Path, profile: str, parameters: dict) -> None:
     """Refuse, before a kernel starts, a value whose type differs from the profile's default for
     that parameter (e.g. `-p depths 20,32`, a tuple, where a list like "[20, 32]" is expected)."""
-    number = source.stem.split("_")[0]
-    defaults = claims.defaults(number, profile) if number in claims.NOTEBOOKS else {}
+    defaults = claims.defaults(source.stem, profile) if _is_claim(source) else {}
     for name, value in parameters.items():
         default = defaults.get(name)
         if default is None or value is None:
@@ -181,7 +191,7 @@ def main(argv: list[str] | None = None) -> int:
             try:
                 out = run_notebook(source, args.profile, params, retrain=args.retrain)
             except papermill.PapermillExecutionError as e:
-                kept = failed_copy(source, executed_dir(args.profile))
+                kept = failed_copy(source, executed_dir(args.profile, _scope(source, args.profile, params)))
                 print(f"error: {source.stem} failed ({e.ename}: {str(e.evalue).splitlines()[0]}); "
                       f"its executed copy is unchanged, the failed run is kept at {kept}",
                       file=sys.stderr)

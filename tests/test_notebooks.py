@@ -96,11 +96,38 @@ def test_a_failed_notebook_leaves_the_executed_copy_untouched(nb01, cifar_dir, c
     assert len(err) == 1 and "01_plain_vs_residual failed (ValueError" in err[0]
     assert "its executed copy is unchanged" in err[0]
     assert executed.read_bytes() == before
-    kept = executed.parent / "failed" / executed.name
-    assert "6n+2" in kept.read_text()
-    # the next success removes the failed copy
+    # depths other than the profile's: kept beside that scope's outputs, not the report's
+    kept = report.executed_dir("smoke", "depths=8,21") / "failed" / executed.name
+    assert "6n+2" in kept.read_text() and str(kept) in err[0]
+    # the next success of a notebook removes its earlier failed copy
+    stale = executed.parent / "failed" / executed.name
+    stale.parent.mkdir(parents=True, exist_ok=True)
+    stale.write_text(kept.read_text())
     report.run_notebook(NB01, "smoke", {"data_dir": str(cifar_dir)})
-    assert not kept.exists()
+    assert not stale.exists()
+
+
+def test_parameters_that_change_the_scope_write_beside_the_report_not_over_it(nb01, cifar_dir, capsys):
+    """Other depths than the profile's: the figure, tables, record and executed copy go under
+    results|figures/<profile>/overrides/<scope>/; the profile's own outputs stay as they were."""
+    from resnet_lib.notebook import FIGURES_DIR
+
+    executed, results, _ = nb01
+    own = [executed, results / "verdict.json", results / "comparison.csv",
+           FIGURES_DIR / "smoke" / "01_plain_vs_residual.png"]
+    before = [f.read_bytes() for f in own]
+    assert report.main(["--profile", "smoke", "-p", "depths", "[8, 14]",
+                        "-p", "data_dir", str(cifar_dir), "01"]) == 0
+    assert [f.read_bytes() for f in own] == before
+    scope = RESULTS_DIR / "smoke" / "overrides" / "depths=8,14"
+    record = json.loads((scope / "01_plain_vs_residual" / "verdict.json").read_text())
+    assert record["parameters"]["depths"] == [8, 14]
+    assert (FIGURES_DIR / "smoke" / "overrides" / "depths=8,14" / "01_plain_vs_residual.png").exists()
+    copy = (scope / "notebooks" / "01_plain_vs_residual.ipynb").read_text()
+    assert "not the profile's defaults: outputs go to" in copy
+    # the defaults given explicitly are the profile's report, not an override
+    assert notebook.override_scope("01_plain_vs_residual", "smoke",
+                                   {"depths": [8, 14, 20], "seeds": None, "data_dir": "x"}) is None
 
 
 @pytest.mark.parametrize("name,value", [("depths", "20,32"), ("depths", "20"), ("seeds", "[0.5]")])
