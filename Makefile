@@ -3,6 +3,7 @@
 #   make report PROFILE=paper   the papers' full recipe (GPU)
 #   make report RETRAIN=1       train again even where results exist
 #   make report NOTEBOOKS=01    only notebooks whose name starts with 01
+#   make lab                    JupyterLab on the notebooks, with this project's kernel
 #   make test                   the test suite (no downloaded data needed)
 #   make bench                  training throughput against a common-way baseline
 #   make campaign PROFILE=paper HOURS=0.15   train the most important unfinished runs for a
@@ -19,8 +20,9 @@ PYTEST_ARGS ?=
 HOURS    ?=
 STATUS   ?= 0
 WORKERS  ?=
+LAB_ARGS ?=
 
-.PHONY: env report test bench campaign sync clean
+.PHONY: env report lab test bench campaign sync clean
 
 env: $(VENV)/.installed
 
@@ -34,6 +36,13 @@ $(VENV)/.installed: pyproject.toml
 
 report: env
 	$(PY) -m resnet_lib.report --profile $(PROFILE) $(if $(filter 1,$(RETRAIN)),--retrain) $(NOTEBOOKS)
+
+# The server's root is the project (results/ and figures/ in reach); it opens on notebooks/.
+# A notebook's kernel is this environment's python, started in notebooks/ as papermill does.
+# As root (containers, these study machines) Jupyter refuses to start without --allow-root.
+lab: env
+	$(VENV)/bin/jupyter lab --ServerApp.root_dir="$(CURDIR)" --LabApp.default_url=/lab/tree/notebooks \
+		$(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS)
 
 test: env
 	$(PY) -m pytest $(PYTEST_ARGS)

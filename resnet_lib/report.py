@@ -88,7 +88,8 @@ def run_notebook(source: Path, profile: str, parameters: dict | None = None,
             try:
                 papermill.execute_notebook(str(_to_ipynb(source, Path(tmp))), str(staged),
                                            parameters=parameters, kernel_name="python3",
-                                           cwd=str(NOTEBOOKS_DIR), progress_bar=False)
+                                           cwd=str(NOTEBOOKS_DIR), progress_bar=False,
+                                           kernel_manager_class=_ipc_kernel_manager())
             except papermill.PapermillExecutionError:
                 if staged.exists():
                     failed.parent.mkdir(parents=True, exist_ok=True)
@@ -104,6 +105,19 @@ def run_notebook(source: Path, profile: str, parameters: dict | None = None,
             else:
                 os.environ["RESNET_LIB_RETRAIN"] = env_before
     return output
+
+
+def _ipc_kernel_manager():
+    """nbclient's kernel manager, talking to the kernel over local IPC sockets (files in
+    Jupyter's runtime folder) rather than TCP ports on localhost: no port is opened, and the
+    kernel has no reason to warn that its TCP traffic is unencrypted."""
+    from jupyter_client import AsyncKernelManager
+    from traitlets import CaselessStrEnum
+
+    class IPCKernelManager(AsyncKernelManager):
+        transport = CaselessStrEnum(["tcp", "ipc"], default_value="ipc", config=True)
+
+    return IPCKernelManager
 
 
 def executed_dir(profile: str, scope: str | None = None) -> Path:

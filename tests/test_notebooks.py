@@ -313,3 +313,13 @@ def test_notebook_06_measures_every_path_length(cifar_dir):
     lo, hi = v["effective_range"]
     assert 0 <= lo <= hi <= n and v["units"] == n
     assert v["gradient_from_short_paths"] == (hi < n / 2)
+
+
+def test_a_notebook_runs_without_kernel_warnings_or_stray_tracebacks(nb01, cifar_dir, capfd):
+    """The kernel talks over IPC sockets (report._ipc_kernel_manager), so ipykernel has no
+    unencrypted-TCP warning to print; nothing else of the kernel's reaches the terminal."""
+    capfd.readouterr()
+    report.run_notebook(NB01, "smoke", {"data_dir": str(cifar_dir)})
+    seen = "".join(capfd.readouterr())
+    assert "without encryption" not in seen and "Traceback" not in seen
+    assert "KeyboardInterrupt" not in seen
