@@ -40,8 +40,9 @@ def test_readme_quotes_the_recorded_verdicts_word_for_word():
             assert line in readme, f"README.md does not quote {path.parent.name}: {line!r}"
 
 
-def test_readme_paper_results_and_gpu_speed_are_the_recorded_numbers():
-    """The README's `paper` table and GPU speed table are copied from the committed records."""
+def test_readme_paper_results_and_speed_pages_are_the_recorded_numbers():
+    """The README's `paper` table and speed summary, and results/bench/README.md's tables, are
+    copied from the committed records."""
     import csv
     import json
 
@@ -50,9 +51,22 @@ def test_readme_paper_results_and_gpu_speed_are_the_recorded_numbers():
         line = (f"| {row['family']} | {row['depth']} | {row['seeds']} | "
                 f"{float(row['train_error_mean']):.2f} | {float(row['test_error_mean']):.2f} |")
         assert line in readme, f"README.md lacks the paper-profile row {line!r}"
-    bench = json.loads((ROOT / "results/bench/cuda.json").read_text())
-    for model, r in bench["throughput_images_per_second"].items():
+    hosts = (ROOT / "results/bench/README.md").read_text()
+    cuda = json.loads((ROOT / "results/bench/cuda.json").read_text())
+    for model, r in cuda["throughput_images_per_second"].items():
         ms = r["ms_per_step"]
         line = (f"| {model} | {ms['ours']:.2f} | {ms['eager']:.2f} | {ms['floor']:.2f} | "
                 f"{r['step_over_floor']:.2f} | {r['ours']:,.0f} | {r['baseline']:,.0f} |")
-        assert line in readme, f"README.md lacks the GPU speed row {line!r}"
+        assert line in hosts, f"results/bench/README.md lacks the GPU speed row {line!r}"
+    cpu = json.loads((ROOT / "results/bench/cpu.json").read_text())
+    for model, r in cpu["throughput_images_per_second"].items():
+        line = (f"| {model} | {r['ours']} | {r['baseline']} | {r['speedup']:.2f} | "
+                f"{r['achieved_gflops']} | {r['fraction_of_ceiling']:.0%} |")
+        assert line in hosts, f"results/bench/README.md lacks the CPU speed row {line!r}"
+    r20, g20 = cpu["throughput_images_per_second"]["resnet20"], cuda["throughput_images_per_second"]["resnet20"]
+    summary = (f"fp32 ResNet-20 step is {r20['speedup']:.2f}x the common way's speed and "
+               f"{r20['fraction_of_ceiling']:.0%} of")
+    assert summary in " ".join(readme.split()), summary
+    gpu = (f"CUDA-graph step is {g20['ms_per_step']['eager'] / g20['ms_per_step']['ours']:.1f}x the "
+           f"eager step and {g20['step_over_floor']:.2f}x the fastest")
+    assert gpu in " ".join(readme.split()), gpu
