@@ -28,6 +28,24 @@ OVERRIDES = "overrides"
 _SCOPE_FREE = ("profile", "data_dir", "train_missing")
 
 
+# Set by the report while it executes a notebook: the notebook writes its figures and tables
+# under this folder, and the report publishes them only when every cell has succeeded
+# (report.publish_staged). A notebook run by hand (JupyterLab) writes in place.
+STAGE_ENV = "RESNET_LIB_STAGE"
+
+
+def staged(path: Path) -> Path:
+    """Where a notebook writes `path` (under the results or figures folder): the path itself,
+    or its mirror under the stage folder while the report executes the notebook."""
+    stage = os.environ.get(STAGE_ENV)
+    if not stage:
+        return path
+    for kind, root in (("results", RESULTS_DIR), ("figures", FIGURES_DIR)):
+        if path.resolve().is_relative_to(root.resolve()):
+            return Path(stage) / kind / path.resolve().relative_to(root.resolve())
+    return path
+
+
 def override_scope(name: str, profile: str, params: dict) -> str | None:
     """None when `params` (None meaning "the default") are the profile's defaults for notebook
     `name`; otherwise a folder name that says which differ, e.g. "depths=20,32+seeds=0"."""
@@ -110,10 +128,10 @@ class NotebookContext:
             raise AttributeError(key) from None
 
     def figure_path(self, suffix: str = "") -> Path:
-        return self.figures_dir / f"{self.name}{suffix}.png"
+        return staged(self.figures_dir / f"{self.name}{suffix}.png")
 
     def save_table(self, filename: str, df) -> Path:
-        path = self.results_dir / filename
+        path = staged(self.results_dir / filename)
         atomic.write_text(path, df.to_csv(index=False, float_format=self.float_format))
         return path
 
@@ -125,15 +143,16 @@ class NotebookContext:
 
         from .store import retrain_requested
 
-        path, key_path = self.results_dir / filename, self.results_dir / f"{filename}.key.json"
         key = json.loads(json.dumps(key, sort_keys=True, default=str))
-        if path.exists() and key_path.exists() and not retrain_requested():
-            if json.loads(key_path.read_text()) == key:
-                # nothing printed: an executed notebook reads the same whether it reused or not
-                return pd.read_csv(path)
+        for path in dict.fromkeys((staged(self.results_dir / filename), self.results_dir / filename)):
+            key_path = path.with_name(f"{filename}.key.json")
+            if path.exists() and key_path.exists() and not retrain_requested():
+                if json.loads(key_path.read_text()) == key:
+                    # nothing printed: an executed notebook reads the same whether it reused or not
+                    return pd.read_csv(path)
         df = compute()
-        self.save_table(filename, df)
-        atomic.write_json(key_path, key)
+        path = self.save_table(filename, df)
+        atomic.write_json(path.with_name(f"{filename}.key.json"), key)
         return pd.read_csv(path)  # what was saved, so a fresh and a reused run read the same
 
     def save_json(self, filename: str, obj, runs=()) -> Path:
@@ -149,8 +168,8 @@ class NotebookContext:
         path = self.results_dir / filename
         if not _differs_beyond_analysis_code(path, record):
             return path  # the same result computed again elsewhere: the file stays as it is
-        atomic.write_json(path, record)
-        return path
+        atomic.write_json(staged(path), record)
+        return staged(path)
 
 
 def _differs_beyond_analysis_code(path: Path, record: dict) -> bool:

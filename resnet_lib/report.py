@@ -24,7 +24,7 @@ from pathlib import Path
 from . import atomic, claims
 from .data import REPO_ROOT
 from .profiles import PROFILES, get_profile
-from .notebook import OVERRIDES, override_scope
+from .notebook import FIGURES_DIR, OVERRIDES, STAGE_ENV, override_scope
 from .store import RESULTS_DIR
 
 NOTEBOOKS_DIR = REPO_ROOT / "notebooks"
@@ -62,8 +62,9 @@ def run_notebook(source: Path, profile: str, parameters: dict | None = None,
                  output_dir: Path | None = None, retrain: bool = False) -> Path:
     """Execute one notebook; return the path of the executed copy.
 
-    The notebook is executed into a temporary file, which replaces the executed copy only when
-    every cell succeeded. A failed notebook leaves the previous copy as it was and is kept for
+    The notebook is executed into a temporary file, and writes its figures and tables into a
+    temporary folder (notebook.staged); they replace the executed copy and the published outputs
+    only when every cell succeeded. A failed notebook leaves the previous copy as it was and is kept for
     reading as <output_dir>/failed/<name>.ipynb (papermill's PapermillExecutionError is raised)."""
     import papermill
 
@@ -79,11 +80,13 @@ def run_notebook(source: Path, profile: str, parameters: dict | None = None,
     output_dir.mkdir(parents=True, exist_ok=True)
     output = output_dir / f"{source.stem}.ipynb"
     failed = failed_copy(source, output_dir)
-    env_before = os.environ.get("RESNET_LIB_RETRAIN")
+    env_before = {k: os.environ.get(k) for k in ("RESNET_LIB_RETRAIN", STAGE_ENV)}
     if retrain:
         os.environ["RESNET_LIB_RETRAIN"] = "1"  # the kernel inherits the environment
     try:
         with tempfile.TemporaryDirectory() as tmp:
+            stage = Path(tmp) / "outputs"  # figures and tables, published only on success
+            os.environ[STAGE_ENV] = str(stage)
             staged = Path(tmp) / "executed.ipynb"
             try:
                 papermill.execute_notebook(str(_to_ipynb(source, Path(tmp))), str(staged),
@@ -95,16 +98,30 @@ def run_notebook(source: Path, profile: str, parameters: dict | None = None,
                     failed.parent.mkdir(parents=True, exist_ok=True)
                     atomic.write_text(failed, staged.read_text())
                 raise
+            publish_staged(stage)
             _strip_volatile(staged)
             atomic.write_text(output, staged.read_text())
         failed.unlink(missing_ok=True)  # an earlier failure of this notebook is superseded
     finally:
-        if retrain:
-            if env_before is None:
-                os.environ.pop("RESNET_LIB_RETRAIN", None)
+        for k, v in env_before.items():
+            if v is None:
+                os.environ.pop(k, None)
             else:
-                os.environ["RESNET_LIB_RETRAIN"] = env_before
+                os.environ[k] = v
     return output
+
+
+def publish_staged(stage: Path) -> list[Path]:
+    """Move the figures and tables a notebook wrote under `stage` (notebook.staged) to their
+    places under the results and figures folders, each file atomically; the published paths."""
+    out = []
+    for kind, root in (("results", RESULTS_DIR), ("figures", FIGURES_DIR)):
+        for f in sorted((stage / kind).rglob("*")) if (stage / kind).is_dir() else ():
+            if f.is_file():
+                target = root / f.relative_to(stage / kind)
+                atomic.write_bytes(target, f.read_bytes())
+                out.append(target)
+    return out
 
 
 def _ipc_kernel_manager():
@@ -207,7 +224,7 @@ def main(argv: list[str] | None = None) -> int:
             except papermill.PapermillExecutionError as e:
                 kept = failed_copy(source, executed_dir(args.profile, _scope(source, args.profile, params)))
                 print(f"error: {source.stem} failed ({e.ename}: {str(e.evalue).splitlines()[0]}); "
-                      f"its executed copy is unchanged, the failed run is kept at {kept}",
+                      f"its executed copy, figures and tables are unchanged; the failed run is kept at {kept}",
                       file=sys.stderr)
                 return 1
             print(f"   done in {(time.time() - t0) / 60:.1f} min -> {out}",

@@ -94,7 +94,7 @@ def test_a_failed_notebook_leaves_the_executed_copy_untouched(nb01, cifar_dir, c
                         "-p", "data_dir", str(cifar_dir), "01"]) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "01_plain_vs_residual failed (ValueError" in err[0]
-    assert "its executed copy is unchanged" in err[0]
+    assert "its executed copy, figures and tables are unchanged" in err[0]
     assert executed.read_bytes() == before
     # depths other than the profile's: kept beside that scope's outputs, not the report's
     kept = report.executed_dir("smoke", "depths=8,21") / "failed" / executed.name
@@ -162,7 +162,7 @@ def test_a_notebook_that_does_not_train_says_what_is_complete_partial_or_missing
     executed = report.run_notebook(NB01, "smoke", {"depths": [8, 26], "seeds": [0],
                                                    "train_missing": False,
                                                    "data_dir": str(cifar_dir)}, output_dir=out)
-    results = RESULTS_DIR / "smoke" / "01_plain_vs_residual"
+    results = RESULTS_DIR / "smoke" / "overrides" / "depths=8,26+seeds=0" / "01_plain_vs_residual"
     done = pd.read_csv(results / "completeness.csv")
     assert sorted(zip(done["state"], done["iteration"])) == [("done", 8), ("done", 8),
                                                               ("missing", 0), ("partial", 3)]
@@ -323,3 +323,39 @@ def test_a_notebook_runs_without_kernel_warnings_or_stray_tracebacks(nb01, cifar
     seen = "".join(capfd.readouterr())
     assert "without encryption" not in seen and "Traceback" not in seen
     assert "KeyboardInterrupt" not in seen
+
+
+LATE_FAILURE = """# %% tags=["parameters"]
+profile = "smoke"
+fail = True
+
+# %%
+import pandas as pd
+from resnet_lib import notebook, plots
+import matplotlib.pyplot as plt
+
+ctx = notebook.setup("01_plain_vs_residual", profile)
+ctx.save_table("comparison.csv", pd.DataFrame({"written": ["by the late-failing notebook"]}))
+fig, ax = plt.subplots()
+plots.save(fig, ctx.figure_path())
+if fail:
+    raise RuntimeError("a late failure, after the figure and a table were written")
+"""
+
+
+def test_a_notebook_that_fails_late_publishes_none_of_its_figures_or_tables(nb01, tmp_path):
+    """Figures and tables written before a failing cell stay in the failed run's stage: the
+    published ones are the last successful run's. The same notebook succeeding publishes them."""
+    from resnet_lib.notebook import FIGURES_DIR
+
+    source = tmp_path / "01_late_failure.py"
+    source.write_text(LATE_FAILURE)
+    results = nb01[1]
+    own = [results / "comparison.csv", FIGURES_DIR / "smoke" / "01_plain_vs_residual.png"]
+    before = [f.read_bytes() for f in own]
+    with pytest.raises(papermill.PapermillExecutionError, match="a late failure"):
+        report.run_notebook(source, "smoke", output_dir=tmp_path / "executed")
+    assert [f.read_bytes() for f in own] == before
+    report.run_notebook(source, "smoke", {"fail": False}, output_dir=tmp_path / "executed")
+    assert "by the late-failing notebook" in own[0].read_text() and own[1].read_bytes() != before[1]
+    assert not list(tmp_path.glob("**/outputs"))
