@@ -227,6 +227,9 @@ def setup(name: str, profile: str, **params) -> NotebookContext:
         units_per_stage(depth)  # ValueError for a depth not of the form 6n+2
     if "seeds" in resolved and not resolved["seeds"]:
         raise ValueError("seeds must name at least one seed")
+    import pandas as pd
+
+    pd.set_option("display.max_colwidth", None)  # a table's text (e.g. the paper's source) in full
     print(describe(p, claims.notes(name, profile)))
     print("Parameters: " + ", ".join(f"{k}={v!r}" for k, v in resolved.items()))
     scope = override_scope(name, profile, resolved)

@@ -229,6 +229,10 @@ def main(argv: list[str] | None = None) -> int:
                 return 1
             print(f"   done in {(time.time() - t0) / 60:.1f} min -> {out}",
                   flush=True)
+        if not params:  # the profile's own report, not an override's: its HTML pages too
+            from . import html_report
+
+            print(f"== HTML report -> {html_report.build(args.profile)}", flush=True)
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -38,3 +38,13 @@ def defaults(notebook: str, profile: str) -> dict:
 def notes(notebook: str, profile: str) -> tuple[str, ...]:
     """How the notebook's defaults under `profile` depart from the paper, in words."""
     return tuple(module(notebook).NOTES.get(profile, ()))
+
+
+def summary(notebook: str) -> tuple[str, str]:
+    """(source, claim in a sentence) from the module's docstring, whose first line reads
+    'Claim N (source): the claim ...'."""
+    doc = " ".join((module(notebook).__doc__ or "").split())
+    head, _, rest = doc.partition("): ")
+    source = head.partition("(")[2]
+    sentence = rest.split(". ")[0].rstrip(".")
+    return source, sentence[:1].upper() + sentence[1:] + "."

@@ -69,6 +69,9 @@ VARIANTS = (
             {"unit": "full_preactivation"}, 6.37, False, f"{HE2016}, Table 2", 5.46),
 )
 BY_KEY = {v.key: v for v in VARIANTS}
+PAPER_HEADLINE = ("ResNet-110: original unit 6.61%; every shortcut variant worse (1x1 conv 12.22%, "
+                  "dropout shortcut and constant scaling fail); full pre-activation 6.37% "
+                  "(He et al. 2016, Tables 1-2)")
 
 # Parameters of notebook 03 per profile (claims/__init__.py). He et al. 2016 report the median
 # of 5 runs; the paper profile trains 5 seeds of every variant, and Table 2's ResNet-164.

@@ -12,6 +12,8 @@ from . import plain_vs_residual
 
 ANALYSIS_VERSION = 1
 BOOTSTRAP_DRAWS = 200
+PAPER_HEADLINE = ("the std of each 3x3 layer's response is smaller for ResNets than for plain "
+                  "nets, and smaller for deeper ResNets (Fig. 7, depths 20, 56, 110)")
 
 # Parameters of notebook 04 per profile (claims/__init__.py): nets that notebook 01 trains.
 DEFAULTS = {"paper": dict(depths=[20, 56, 110], seeds=[0, 1, 2]),

@@ -36,6 +36,9 @@ DOWNSAMPLING_QUANTILE = 0.9
 # jump (the old rule, largest step < 50% of the rise, did: issue 10).
 RHO_MIN = 0.9
 JUMP_SHARE = 0.25
+PAPER_HEADLINE = ("ResNet-110: deleting one unit changes the error unnoticeably except at "
+                  "downsampling units; deleting a plain net's layer destroys it; error grows "
+                  "smoothly with units deleted or swapped (Veit et al. 2016, Figs. 3-4)")
 
 # Parameters of notebook 05 per profile (claims/__init__.py).
 DEFAULTS = {"paper": dict(depth=110, seed=0, delete_ks=list(range(1, 37)), delete_draws=20,

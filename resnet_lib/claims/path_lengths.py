@@ -19,6 +19,8 @@ ANALYSIS_VERSION = 1
 PAPER_RANGE = (5, 17)      # Veit et al.: most gradient from paths of 5-17 of 54 units
 PAPER_UNITS = 54
 SHARE = 0.9                # the effective range holds this share of the total gradient
+PAPER_HEADLINE = ("almost all gradient comes from paths of 5-17 of ResNet-110's 54 units, 0.45% "
+                  "of all paths (Veit et al. 2016, Fig. 6)")
 # Parameters of notebook 06 per profile (claims/__init__.py). cpu: 10 batches of 100 test images
 # (18 s each on a 2-core CPU); 3 before 2026-11-26.
 DEFAULTS = {"paper": dict(depth=110, seed=0, batches=10, batch_size=100, samples=20),
