@@ -15,7 +15,7 @@ instructions, AMX, GPUs), so targets are fractions of the ceiling, not images/s.
 On a GPU also: the eager step (ours is a CUDA graph there, train_graph.py), and the floor: the
 model's forward, backward and SGD captured as one CUDA graph on a fixed batch, with nothing else,
 the fastest this model trains on this GPU; and the total images/s of k training processes sharing
-the GPU, which sets how many runs the store trains at once per GPU (store.processes_per_gpu).
+the GPU, which sets how many runs the store trains at once per GPU (launch.processes_per_gpu).
 
 Also: peak memory of a ResNet-110 training process; on a CPU, one multi-threaded process
 against one single-threaded worker per core (how RunStore.get_many trains on a CPU); and

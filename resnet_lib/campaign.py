@@ -23,11 +23,10 @@ from __future__ import annotations
 import argparse
 import math
 import multiprocessing
-import os
 import signal
 import sys
 import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import as_completed
 from dataclasses import dataclass
 
 import torch
@@ -36,7 +35,8 @@ from . import bench
 from .complexity import model_multiply_adds
 from .config import RunConfig
 from .profiles import get_profile
-from .store import RUNS_PER_GPU, RunStore, _stop_with_parent, default_workers, device_for
+from .launch import RUNS_PER_GPU, default_workers, device_for, process_pool, threads_per_worker
+from .store import RunStore
 from .train import StopTraining, default_device
 
 # Claim 1's depths in the order they matter: the two ends of the paper's curve first.
@@ -169,9 +169,8 @@ _STOP = None          # in a worker: the campaign's stop event
 _DEADLINE = None      # in a worker: time.time() at which the budget is spent
 
 
-def _init_worker(launcher_pid: int, stop_event, deadline: float, threads: int) -> None:
+def _init_worker(stop_event, deadline: float, threads: int) -> None:
     global _STOP, _DEADLINE
-    _stop_with_parent(launcher_pid)
     _STOP, _DEADLINE = stop_event, deadline
     torch.set_num_threads(threads)
 
@@ -230,14 +229,12 @@ def run(profile: str, hours: float, workers: int | None = None, device: torch.de
     print(f"estimate: {fits} of {len(todo)} unfinished runs can finish within the budget; "
           "the rest are checkpointed where the budget ends", flush=True)
 
-    ctx = multiprocessing.get_context("spawn")
-    stop = ctx.Event()
+    stop = multiprocessing.get_context("spawn").Event()  # the workers' context (launch.py)
     deadline = time.time() + hours * 3600
     previous = {s: signal.signal(s, lambda *_: stop.set()) for s in (signal.SIGINT, signal.SIGTERM)}
-    threads = max(1, (os.cpu_count() or 1) // workers) if device.type == "cpu" else 1
+    threads = threads_per_worker(device, workers)
     try:
-        with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker,
-                                 initargs=(os.getpid(), stop, deadline, threads)) as pool:
+        with process_pool(workers, _init_worker, (stop, deadline, threads)) as pool:
             futures = [pool.submit(_train_one, str(store.root), str(store.cache), e.config.to_dict(),
                                    str(data.root), device_for(device, i))
                        for i, e in enumerate(todo)]

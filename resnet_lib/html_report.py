@@ -105,7 +105,7 @@ def build(profile: str, results_root: Path = RESULTS_DIR) -> Path:
     for number, executed in executed_notebooks(profile, results_root).items():
         others = [f"[the same under `{p}`](../../{p}/report/{executed.stem}.html)" for p in present
                   if p != profile and number in executed_notebooks(p, results_root)]
-        header = " · ".join([f"[All claims](index.html)", f"profile `{profile}`", *others])
+        header = " · ".join(["[All claims](index.html)", f"profile `{profile}`", *others])
         atomic.write_text(out / f"{executed.stem}.html", render_page(executed, header))
 
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True)

@@ -23,16 +23,14 @@ import io
 import json
 import os
 import shutil
-import signal
-import sys
 import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import as_completed
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
-from . import atomic
+from . import atomic, launch
 from .config import RunConfig
 from .data import REPO_ROOT, TEST_FILE, Cifar10, find_data_dir, load_cifar10, sha256_file
 from .models import create_model
@@ -42,41 +40,6 @@ from .train import Trainer, default_device
 RESULTS_DIR = Path(os.environ.get("RESNET_LIB_RESULTS", REPO_ROOT / "results"))
 CACHE_DIR = Path(os.environ.get("RESNET_LIB_CACHE", REPO_ROOT / ".cache"))
 METRIC_FIELDS = ("iteration", "epoch", "split", "loss", "error", "lr")
-# Runs trained at once on one GPU where `make bench` has not measured it (processes_per_gpu).
-# With the CUDA-graph step one ResNet-20 run keeps an H100 busy: 2 and 3 processes together gave
-# 0.93x and 0.95x the images/s of one (results/bench/cuda.json, 2026-11-26). The eager step
-# (RESNET_LIB_CUDA_GRAPH=0) is bound by Python instead, and 2 eager runs gave 1.6x one.
-RUNS_PER_GPU = 1
-
-
-def processes_per_gpu() -> int:
-    """Runs trained at once on one GPU: what `make bench` measured best on a GPU (its record
-    results/bench/cuda.json, "processes_per_gpu"), else RUNS_PER_GPU."""
-    try:
-        k = json.loads((RESULTS_DIR / "bench" / "cuda.json").read_text())["processes_per_gpu"]
-    except (OSError, ValueError, KeyError, TypeError):
-        return RUNS_PER_GPU
-    return k if isinstance(k, int) and k >= 1 else RUNS_PER_GPU
-
-
-def default_workers(device: torch.device) -> int:
-    """Runs trained at once: one single-threaded run per core on a CPU; processes_per_gpu() per
-    GPU (on every GPU of the machine unless the device names one)."""
-    if device.type == "cpu":
-        return os.cpu_count() or 1
-    gpus = 1 if device.index is not None else max(1, torch.cuda.device_count())
-    return processes_per_gpu() * gpus
-
-
-def device_for(device: torch.device, index: int, gpus: int | None = None) -> str:
-    """The device of the index-th run trained at once: on a machine with several GPUs (and a
-    device that names none), run i goes to GPU i mod count, so each GPU gets its own workers."""
-    if device.type != "cuda" or device.index is not None:
-        return str(device)
-    gpus = torch.cuda.device_count() if gpus is None else gpus
-    return f"cuda:{index % gpus}" if gpus > 1 else "cuda"
-
-
 def retrain_requested() -> bool:
     return os.environ.get("RESNET_LIB_RETRAIN", "") not in ("", "0", "false", "no")
 
@@ -343,7 +306,7 @@ class RunStore:
 
         Independent runs train in `workers` processes at once (default_workers: on a CPU one per
         core, each single-threaded, which `make bench` compares with one multi-threaded process;
-        on CUDA RUNS_PER_GPU per GPU).
+        on CUDA launch.processes_per_gpu() per GPU).
         """
         retrain = retrain_requested() if retrain is None else retrain
         device = device or default_device()
@@ -357,7 +320,7 @@ class RunStore:
                 data = load_cifar10(data)
                 print(data.describe(), flush=True)
             if workers is None:
-                workers = default_workers(device)
+                workers = launch.default_workers(device)
             workers = max(1, min(workers, len(todo)))
             print(f"training {len(todo)} of {len(configs)} runs "
                   f"({workers} at a time on {device}); {len(configs) - len(todo)} reused", flush=True)
@@ -391,53 +354,26 @@ class RunStore:
             for c in todo:
                 yield self.train(c, data, device, progress=progress, retrain=retrain)
             return
-        threads = max(1, (os.cpu_count() or workers) // workers)
+        threads = launch.threads_per_worker(device, workers)
         todo = sorted(todo, key=lambda c: -c.depth)  # longest first packs the workers best
-        import multiprocessing
-
-        ctx = multiprocessing.get_context("spawn")  # fork would copy the parent's torch threads
-        with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_stop_with_parent,
-                                 initargs=(os.getpid(),)) as pool:
+        with launch.process_pool(workers) as pool:
             futures = [pool.submit(_train_in_worker, str(self.root), str(self.cache), c.to_dict(),
-                                   str(data.root), device_for(device, i), threads, retrain, progress)
+                                   str(data.root), launch.device_for(device, i), threads, retrain,
+                                   progress)
                        for i, c in enumerate(todo)]
             for f in as_completed(futures):
                 yield self.load(RunConfig.from_dict(f.result()))
 
 
-_LAUNCHER_PID: int | None = None  # in a worker: the process that started it
-
-
-def _stop_with_parent(launcher_pid: int) -> None:
-    """Worker initializer: when the process that started the workers dies (a killed notebook
-    kernel, `kill` of the launcher), the kernel sends each worker SIGTERM (Linux): a training
-    worker checkpoints at its next step and exits, an idle one just exits. An orphan training on
-    would race the restarted notebook for the same checkpoint file, at half speed each, and then
-    take the next queued run."""
-    global _LAUNCHER_PID
-    _LAUNCHER_PID = launcher_pid
-    if sys.platform.startswith("linux"):
-        import ctypes
-
-        PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
-        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, int(signal.SIGTERM))
-    _exit_if_orphaned()  # the launcher died before the line above took effect
-
-
-def _exit_if_orphaned() -> None:
-    if _LAUNCHER_PID is not None and os.getppid() != _LAUNCHER_PID:
-        os._exit(128 + signal.SIGTERM)  # nobody is waiting for a result
-
-
 def _train_in_worker(root, cache, config_dict, data_root, device, threads, retrain, progress):
-    _exit_if_orphaned()  # a queued run handed to a worker whose launcher is gone
+    launch.exit_if_orphaned()  # a queued run handed to a worker whose launcher is gone
     torch.set_num_threads(threads)
     config = RunConfig.from_dict(config_dict)
     try:
         RunStore(root, cache).train(config, load_cifar10(data_root, download_if_missing=False),
                                     torch.device(device), progress=progress, retrain=retrain)
     except KeyboardInterrupt:  # SIGTERM/SIGINT: the trainer has checkpointed
-        _exit_if_orphaned()
+        launch.exit_if_orphaned()
         raise
     return config_dict
 

@@ -145,27 +145,27 @@ def test_campaign_refuses_a_missing_budget(capsys):
 
 
 def test_runs_at_once_one_per_core_or_several_per_gpu(monkeypatch):
-    from resnet_lib import store
+    from resnet_lib import launch, store
 
-    monkeypatch.setattr(store.os, "cpu_count", lambda: 2)
-    assert store.default_workers(torch.device("cpu")) == 2
-    assert store.default_workers(torch.device("cuda:0")) == store.RUNS_PER_GPU
+    monkeypatch.setattr(launch.os, "cpu_count", lambda: 2)
+    assert launch.default_workers(torch.device("cpu")) == 2
+    assert launch.default_workers(torch.device("cuda:0")) == launch.RUNS_PER_GPU
     # once `make bench` has measured a GPU, its best number of processes per GPU is used
     record = store.RESULTS_DIR / "bench" / "cuda.json"
     record.parent.mkdir(parents=True, exist_ok=True)
     record.write_text('{"processes_per_gpu": 3}')
     try:
-        assert store.default_workers(torch.device("cuda:0")) == 3
+        assert launch.default_workers(torch.device("cuda:0")) == 3
         record.write_text('{"processes_per_gpu": "many"}')   # nonsense: the fallback
-        assert store.default_workers(torch.device("cuda:0")) == store.RUNS_PER_GPU
+        assert launch.default_workers(torch.device("cuda:0")) == launch.RUNS_PER_GPU
     finally:
         record.unlink()
     # four GPUs, eight workers: each GPU gets two runs
-    assert [store.device_for(torch.device("cuda"), i, gpus=4) for i in range(8)] == [
+    assert [launch.device_for(torch.device("cuda"), i, gpus=4) for i in range(8)] == [
         f"cuda:{i % 4}" for i in range(8)]
-    assert store.device_for(torch.device("cuda"), 3, gpus=1) == "cuda"
-    assert store.device_for(torch.device("cuda:1"), 3, gpus=4) == "cuda:1"
-    assert store.device_for(torch.device("cpu"), 5) == "cpu"
+    assert launch.device_for(torch.device("cuda"), 3, gpus=1) == "cuda"
+    assert launch.device_for(torch.device("cuda:1"), 3, gpus=4) == "cuda:1"
+    assert launch.device_for(torch.device("cpu"), 5) == "cpu"
 
 
 SIGTERM_CAMPAIGN = """
