@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import copy
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -63,7 +64,9 @@ def render_page(executed: Path, header_markdown: str) -> str:
     exporter = HTMLExporter(template_name="lab", exclude_input=True, exclude_input_prompt=True,
                             exclude_output_prompt=True)
     html, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": executed.stem}})
-    return html
+    # pandas writes an undefined value (the sd of a single seed) as NaN; the reader sees a blank
+    # cell, as in the CSV files
+    return re.sub(r"<td>NaN</td>", "<td></td>", html)
 
 
 def build(profile: str, results_root: Path = RESULTS_DIR) -> Path:
