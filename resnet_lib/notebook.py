@@ -32,6 +32,8 @@ _SCOPE_FREE = ("profile", "data_dir", "train_missing")
 # under this folder, and the report publishes them only when every cell has succeeded
 # (report.publish_staged). A notebook run by hand (JupyterLab) writes in place.
 STAGE_ENV = "RESNET_LIB_STAGE"
+# The stage's sub-folders and the folders they are published to.
+STAGED_ROOTS = (("results", RESULTS_DIR), ("figures", FIGURES_DIR))
 
 
 def staged(path: Path) -> Path:
@@ -40,7 +42,7 @@ def staged(path: Path) -> Path:
     stage = os.environ.get(STAGE_ENV)
     if not stage:
         return path
-    for kind, root in (("results", RESULTS_DIR), ("figures", FIGURES_DIR)):
+    for kind, root in STAGED_ROOTS:
         if path.resolve().is_relative_to(root.resolve()):
             return Path(stage) / kind / path.resolve().relative_to(root.resolve())
     return path
@@ -168,8 +170,9 @@ class NotebookContext:
         path = self.results_dir / filename
         if not _differs_beyond_analysis_code(path, record):
             return path  # the same result computed again elsewhere: the file stays as it is
-        atomic.write_json(staged(path), record)
-        return staged(path)
+        path = staged(path)
+        atomic.write_json(path, record)
+        return path
 
 
 def _differs_beyond_analysis_code(path: Path, record: dict) -> bool:

@@ -24,7 +24,7 @@ from pathlib import Path
 from . import atomic, claims
 from .data import REPO_ROOT
 from .profiles import PROFILES, get_profile
-from .notebook import FIGURES_DIR, OVERRIDES, STAGE_ENV, override_scope
+from .notebook import OVERRIDES, STAGE_ENV, STAGED_ROOTS, override_scope
 from .store import RESULTS_DIR
 
 NOTEBOOKS_DIR = REPO_ROOT / "notebooks"
@@ -115,7 +115,7 @@ def publish_staged(stage: Path) -> list[Path]:
     """Move the figures and tables a notebook wrote under `stage` (notebook.staged) to their
     places under the results and figures folders, each file atomically; the published paths."""
     out = []
-    for kind, root in (("results", RESULTS_DIR), ("figures", FIGURES_DIR)):
+    for kind, root in STAGED_ROOTS:
         for f in sorted((stage / kind).rglob("*")) if (stage / kind).is_dir() else ():
             if f.is_file():
                 target = root / f.relative_to(stage / kind)
