@@ -60,7 +60,9 @@ def render_page(executed: Path, header_markdown: str) -> str:
         if cell.cell_type == "code":
             cell.outputs = [o for o in cell.outputs
                             if not (o.output_type == "stream" and o.get("name") == "stderr")]
-    nb.cells.insert(0, nbformat.v4.new_markdown_cell(header_markdown))
+    header = nbformat.v4.new_markdown_cell(header_markdown)
+    header.id = "report-header"  # fixed, not random: an unchanged page rebuilds byte for byte
+    nb.cells.insert(0, header)
     exporter = HTMLExporter(template_name="lab", exclude_input=True, exclude_input_prompt=True,
                             exclude_output_prompt=True)
     html, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": executed.stem}})
@@ -76,7 +78,8 @@ def build(profile: str, results_root: Path = RESULTS_DIR) -> Path:
 
     get_profile(profile)
     out = report_dir(profile, results_root)
-    present = [p for p in ORDER if p in PROFILES and executed_notebooks(p, results_root)]
+    executed_by = {p: executed_notebooks(p, results_root) for p in ORDER if p in PROFILES}
+    present = [p for p in ORDER if executed_by.get(p)]
     if profile not in present:
         raise FileNotFoundError(f"no executed notebooks under {results_root / profile / 'notebooks'}: "
                                 f"run `make report PROFILE={profile}` first")
@@ -95,7 +98,7 @@ def build(profile: str, results_root: Path = RESULTS_DIR) -> Path:
         source, sentence = claims.summary(number)
         cells = []
         for p in present:
-            executed = executed_notebooks(p, results_root).get(number)
+            executed = executed_by[p].get(number)
             record = results_root / p / executed.stem / "verdict.json" if executed else None
             if executed is None or not record.exists():
                 cells.append({"page": None})
@@ -105,15 +108,15 @@ def build(profile: str, results_root: Path = RESULTS_DIR) -> Path:
         rows.append({"number": number, "source": source, "sentence": sentence,
                      "paper": claims.module(number).PAPER_HEADLINE, "cells": cells})
 
-    for number, executed in executed_notebooks(profile, results_root).items():
+    for number, executed in executed_by[profile].items():
         others = [f"[the same under `{p}`](../../{p}/report/{executed.stem}.html)" for p in present
-                  if p != profile and number in executed_notebooks(p, results_root)]
+                  if p != profile and number in executed_by[p]]
         header = " · ".join(["[All claims](index.html)", f"profile `{profile}`", *others])
         atomic.write_text(out / f"{executed.stem}.html", render_page(executed, header))
 
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True)
     profiles = [{"name": p, "summary": get_profile(p).summary,
-                 "notebooks": len(executed_notebooks(p, results_root))} for p in present]
+                 "notebooks": len(executed_by[p])} for p in present]
     index = env.get_template("index.html.j2").render(rows=rows, profiles=profiles)
     atomic.write_text(out / "index.html", index)
     return out / "index.html"
