@@ -3,8 +3,9 @@ index with the claim, the paper's numbers and the computed verdict of each profi
 
     python -m resnet_lib.html_report --profile cpu     # also done by `make report`
 
-Writes results/<profile>/report/index.html and results/<profile>/report/NN_name.html. Pages are
-nbconvert's JupyterLab HTML with the code hidden (the library does the work; the notebooks'
+Writes results/<profile>/report/index.html, NN_name.html and report.css, for the profile and for
+every other profile with executed notebooks (their indexes show them side by side). Pages are
+nbconvert's JupyterLab HTML (report_templates/claim_page, stylesheet shared) with the code hidden (the library does the work; the notebooks'
 source is one click away in notebooks/), the figures inline, the training progress bars
 (stderr) left out. The index is a Jinja2 template (report_templates/index.html.j2).
 """
@@ -23,6 +24,7 @@ from .profiles import PROFILES, get_profile
 from .store import RESULTS_DIR
 
 TEMPLATES = Path(__file__).parent / "report_templates"
+README = Path(__file__).resolve().parents[1] / "README.md"
 # Profiles in the order their columns appear; the ones without executed notebooks are left out.
 ORDER = ("cpu", "paper", "smoke")
 
@@ -49,11 +51,37 @@ def verdict_text(record: dict) -> str:
     return "\n".join(f"{split} error: {v['text']}" for split, v in record["verdicts"].items())
 
 
+# The pages' nbconvert template (report_templates/claim_page): JupyterLab's, with its stylesheet
+# linked from the shared STYLESHEET rather than inlined in every page.
+PAGE_TEMPLATE = "claim_page"
+STYLESHEET = "report.css"
+
+
+def _exporter():
+    from nbconvert import HTMLExporter
+    from traitlets.config import Config
+
+    # No code is shown, so no syntax-highlighting CSS (the lab template's pygments preprocessor).
+    config = Config({"CSSHTMLHeaderPreprocessor": {"enabled": False}})
+    return HTMLExporter(config=config, extra_template_basedirs=[str(TEMPLATES)],
+                        template_name=PAGE_TEMPLATE, exclude_input=True,
+                        exclude_input_prompt=True, exclude_output_prompt=True)
+
+
+def stylesheet() -> str:
+    """The pages' shared stylesheet: JupyterLab's (from nbconvert's lab template, light theme),
+    then the few rules the lab template inlines (report_templates/claim_page/page.css)."""
+    env = _exporter().environment
+    parts = [env.loader.get_source(env, name)[0]
+             for name in ("static/index.css", "static/theme-light.css")]
+    parts.append((TEMPLATES / PAGE_TEMPLATE / "page.css").read_text())
+    return "\n".join(parts)
+
+
 def render_page(executed: Path, header_markdown: str) -> str:
     """One executed notebook as HTML: a header cell, then the notebook with its code hidden and
-    its stderr (progress bars, warnings) left out."""
+    its stderr (progress bars, warnings) left out; styled by STYLESHEET beside it."""
     import nbformat
-    from nbconvert import HTMLExporter
 
     nb = copy.deepcopy(nbformat.read(executed, as_version=4))
     for cell in nb.cells:
@@ -63,63 +91,132 @@ def render_page(executed: Path, header_markdown: str) -> str:
     header = nbformat.v4.new_markdown_cell(header_markdown)
     header.id = "report-header"  # fixed, not random: an unchanged page rebuilds byte for byte
     nb.cells.insert(0, header)
-    exporter = HTMLExporter(template_name="lab", exclude_input=True, exclude_input_prompt=True,
-                            exclude_output_prompt=True)
-    html, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": executed.stem}})
+    html, _ = _exporter().from_notebook_node(
+        nb, resources={"metadata": {"name": executed.stem}, "report_stylesheet": STYLESHEET})
     # pandas writes an undefined value (the sd of a single seed) as NaN; the reader sees a blank
     # cell, as in the CSV files
     return re.sub(r"<td>NaN</td>", "<td></td>", html)
 
 
-def build(profile: str, results_root: Path = RESULTS_DIR) -> Path:
-    """Write the profile's report (its pages and an index beside every profile's verdicts);
-    return the index's path."""
-    import jinja2
+def claim_results(profile: str, results_root: Path = RESULTS_DIR) -> dict[str, dict]:
+    """Notebook number -> {page, verdict, brief, ours} for each claim the profile has executed
+    with a verdict: the verdict in full and in brief, and our headline numbers, each computed by
+    the claim module from the notebook's verdict.json and tables (claims/__init__.py)."""
+    out = {}
+    for number, executed in executed_notebooks(profile, results_root).items():
+        folder = results_root / profile / executed.stem
+        if not (folder / "verdict.json").exists():
+            continue
+        record = json.loads((folder / "verdict.json").read_text())
+        m = claims.module(number)
+        out[number] = {"page": executed.with_suffix(".html").name, "verdict": verdict_text(record),
+                       "brief": m.in_brief(record), "ours": m.headline(record, folder)}
+    return out
 
+
+def report_profiles(profile: str, results_root: Path = RESULTS_DIR) -> list[str]:
+    """The profiles whose reports are built together with `profile`'s (each index shows them
+    side by side, each page links to the others' page of its claim): every profile of the study
+    with executed notebooks; smoke (test outputs) only ever alone."""
     get_profile(profile)
-    out = report_dir(profile, results_root)
-    executed_by = {p: executed_notebooks(p, results_root) for p in ORDER if p in PROFILES}
-    present = [p for p in ORDER if executed_by.get(p)]
-    if profile not in present:
+    if not executed_notebooks(profile, results_root):
         raise FileNotFoundError(f"no executed notebooks under {results_root / profile / 'notebooks'}: "
                                 f"run `make report PROFILE={profile}` first")
     if profile == "smoke":
-        present = ["smoke"]  # test outputs: never beside the study's
-    else:
-        present = [p for p in present if p != "smoke"]
-    present.sort(key=lambda p: p != profile)  # this profile's column first
+        return ["smoke"]
+    return [p for p in ORDER if p in PROFILES and p != "smoke" and executed_notebooks(p, results_root)]
 
-    def link(p: str, executed: Path) -> str:
-        return executed.with_suffix(".html").name if p == profile else \
-            f"../../{p}/report/{executed.with_suffix('.html').name}"
+
+def build(profile: str, results_root: Path = RESULTS_DIR) -> Path:
+    """Write the report of `profile` and of every profile shown beside it (report_profiles):
+    pages, stylesheet and index each; return `profile`'s index. Building all of them keeps each
+    index's columns and each page's links current; unchanged pages rebuild byte for byte."""
+    group = report_profiles(profile, results_root)
+    for p in group:
+        _build_one(p, group, results_root)
+    return report_dir(profile, results_root) / "index.html"
+
+
+def _build_one(profile: str, group: list[str], results_root: Path) -> None:
+    import jinja2
+
+    out = report_dir(profile, results_root)
+    executed_by = {p: executed_notebooks(p, results_root) for p in group}
+    results_by = {p: claim_results(p, results_root) for p in group}
+    shown = sorted(group, key=lambda p: p != profile)  # this profile's column first
+
+    def link(p: str, page: str) -> str:
+        return page if p == profile else f"../../{p}/report/{page}"
 
     rows = []
     for number in claims.NOTEBOOKS:
         source, sentence = claims.summary(number)
         cells = []
-        for p in present:
-            executed = executed_by[p].get(number)
-            record = results_root / p / executed.stem / "verdict.json" if executed else None
-            if executed is None or not record.exists():
-                cells.append({"page": None})
-                continue
-            cells.append({"page": link(p, executed),
-                          "verdict": verdict_text(json.loads(record.read_text()))})
+        for p in shown:
+            r = results_by[p].get(number)
+            cells.append(dict(r, page=link(p, r["page"])) if r else {"page": None})
         rows.append({"number": number, "source": source, "sentence": sentence,
                      "paper": claims.module(number).PAPER_HEADLINE, "cells": cells})
 
+    atomic.write_text(out / STYLESHEET, stylesheet())
     for number, executed in executed_by[profile].items():
-        others = [f"[the same under `{p}`](../../{p}/report/{executed.stem}.html)" for p in present
+        others = [f"[the same under `{p}`](../../{p}/report/{executed.stem}.html)" for p in shown
                   if p != profile and number in executed_by[p]]
         header = " · ".join(["[All claims](index.html)", f"profile `{profile}`", *others])
         atomic.write_text(out / f"{executed.stem}.html", render_page(executed, header))
 
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True)
     profiles = [{"name": p, "summary": get_profile(p).summary,
-                 "notebooks": len(executed_by[p])} for p in present]
+                 "notebooks": len(executed_by[p])} for p in shown]
     index = env.get_template("index.html.j2").render(rows=rows, profiles=profiles)
     atomic.write_text(out / "index.html", index)
-    return out / "index.html"
+
+
+# The README's results table sits between these lines; `make report` rewrites it (update_readme).
+README_START = ("<!-- results table: written by `make report` from results/<profile>/ "
+                "(resnet_lib/html_report.py, readme_table); do not edit by hand -->")
+README_END = "<!-- end of the results table -->"
+README_PROFILES = ("cpu", "paper")
+
+
+def readme_table(results_root: Path = RESULTS_DIR, prefix: str = "results") -> str:
+    """The README's results table in Markdown: per claim, the paper's numbers, and per profile
+    of the study ours and the verdict in brief (claim_results), linking to its report page and
+    executed notebook. `prefix`: the results folder as the README's links see it."""
+    profiles = [p for p in README_PROFILES if executed_notebooks(p, results_root)]
+    results = {p: claim_results(p, results_root) for p in profiles}
+    iterations = {p: get_profile(p).recipe.iterations for p in profiles}
+
+    def cell(p: str, number: str) -> str:
+        r = results[p].get(number)
+        if r is None:
+            return "not executed yet"
+        stem = Path(r["page"]).stem
+        return (f"{r['ours']}. **{r['brief']}.** [report page]({prefix}/{p}/report/{r['page']}) · "
+                f"[notebook]({prefix}/{p}/notebooks/{stem}.ipynb)").replace("|", "\\|")
+
+    head = ["claim", "the paper", *(f"ours, `{p}` ({iterations[p]:,} iterations)" for p in profiles)]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for number in claims.NOTEBOOKS:
+        source, sentence = claims.summary(number)
+        row = [f"**{number}**. {sentence} ({source})", claims.module(number).PAPER_HEADLINE,
+               *(cell(p, number) for p in profiles)]
+        lines.append("| " + " | ".join(row) + " |")
+    return "\n".join(lines)
+
+
+def update_readme(readme: Path, results_root: Path = RESULTS_DIR) -> bool:
+    """Rewrite the README's results table from the results; True if it changed. Only from the
+    README's own results folder: a run on results elsewhere (tests, a worktree) leaves it."""
+    if results_root.resolve() != readme.resolve().parent / "results":
+        return False
+    text = readme.read_text()
+    start, end = text.index(README_START) + len(README_START), text.index(README_END)
+    new = text[:start] + "\n" + readme_table(results_root) + "\n" + text[end:]
+    if new == text:
+        return False
+    atomic.write_text(readme, new)
+    return True
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -129,6 +226,8 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     try:
         print(f"report: {build(args.profile)}")
+        if args.profile in README_PROFILES and update_readme(README):
+            print(f"README results table rewritten: {README}")
     except FileNotFoundError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1

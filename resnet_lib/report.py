@@ -233,6 +233,8 @@ def main(argv: list[str] | None = None) -> int:
             from . import html_report
 
             print(f"== HTML report -> {html_report.build(args.profile)}", flush=True)
+            if args.profile in html_report.README_PROFILES and html_report.update_readme(html_report.README):
+                print(f"== README results table rewritten ({html_report.README})", flush=True)
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

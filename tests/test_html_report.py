@@ -24,10 +24,12 @@ def site(tmp_path_factory):
         for f in (ROOT / "results" / profile).glob("notebooks/*.ipynb"):
             (root / profile / "notebooks").mkdir(parents=True, exist_ok=True)
             shutil.copy(f, root / profile / "notebooks" / f.name)
-        for f in (ROOT / "results" / profile).glob("0*/verdict.json"):
+        for f in [*(ROOT / "results" / profile).glob("0*/verdict.json"),
+                  *(ROOT / "results" / profile).glob("0*/*.csv")]:
             (root / profile / f.parent.name).mkdir(parents=True, exist_ok=True)
             shutil.copy(f, root / profile / f.parent.name / f.name)
-    return {p: html_report.build(p, root) for p in ("cpu", "paper")}, root
+    return {"cpu": html_report.build("cpu", root),  # builds paper's report too
+            "paper": html_report.report_dir("paper", root) / "index.html"}, root
 
 
 def _verdict_lines(root: Path, profile: str, number: str) -> list[str]:
@@ -47,6 +49,8 @@ def test_the_index_has_every_claim_the_papers_numbers_and_each_profiles_verdict(
         assert claims.summary(number)[1] in text
         assert claims.module(number).PAPER_HEADLINE in text
         assert _verdict_lines(root, "cpu", number)[0] in text
+    for number, r in html_report.claim_results("cpu", root).items():
+        assert r["ours"] in text and r["brief"] in text, number
     assert _verdict_lines(root, "paper", "01")[0] in text  # paper beside cpu
     assert "not executed under this profile yet" in text  # paper's 02-06
     assert 'href="../../paper/report/01_plain_vs_residual.html"' in text
@@ -65,6 +69,33 @@ def test_each_page_has_its_figure_tables_verdict_and_the_profiles_departures(sit
         assert not re.search(r"<td>NaN</td>", text), "a column of NaN"
         assert "import " not in re.sub(r"<style.*?</style>|<script.*?</script>", "", text, flags=re.S), \
             "code is shown"
+
+
+def test_our_headline_numbers_come_from_the_notebooks_tables(site):
+    import pandas as pd
+
+    root = site[1]
+    results = html_report.claim_results("cpu", root)
+    options = pd.read_csv(root / "cpu" / "02_shortcut_options" / "comparison.csv")
+    for row in options.itertuples():
+        assert f"{row.option} {row.test_error_mean:.1f}" in results["02"]["ours"]
+    plain = pd.read_csv(root / "cpu" / "01_plain_vs_residual" / "comparison.csv")
+    resnet20 = plain[(plain["family"] == "resnet") & (plain["depth"] == 20)]["test_error_mean"].item()
+    assert f"ResNet test error {resnet20:.2f}" in results["01"]["ours"]
+
+
+def test_building_one_profile_rebuilds_every_profiles_index_with_a_shared_stylesheet(site):
+    (cpu, paper), root = site[0].values(), site[1]
+    assert paper.exists() and "profile <code>cpu</code>" in paper.read_text()  # built with cpu
+    for report in (cpu.parent, paper.parent):
+        css = report / html_report.STYLESHEET
+        assert css.stat().st_size > 100_000  # JupyterLab's stylesheet, once per report
+        for page in report.glob("0*.html"):
+            text = page.read_text()
+            assert re.search(rf'<link [^>]*href="{html_report.STYLESHEET}"', text), page.name
+            inline = sum(len(m) for m in re.findall(r"<style.*?</style>", text, flags=re.S))
+            assert inline < 5_000, f"{page.name}: {inline} bytes of inline CSS"
+            assert "<script" not in text, page.name  # no scripts fetched from the network
 
 
 def _chromium() -> str:
@@ -97,3 +128,28 @@ def test_a_browser_shows_the_six_claims_and_each_pages_figure_and_verdict(site, 
         number = page.name[:2]
         assert _on_page(root, number) in html.unescape(dom), page.name
         assert 'href="index.html"' in dom  # back to the index
+
+
+def test_the_readme_results_table_is_the_one_the_committed_results_give():
+    """`make report` rewrites it; a result changed without it (or a hand edit) fails here."""
+    text = (ROOT / "README.md").read_text()
+    start = text.index(html_report.README_START) + len(html_report.README_START)
+    table = text[start:text.index(html_report.README_END)].strip()
+    assert table == html_report.readme_table(ROOT / "results")
+    for number in claims.NOTEBOOKS:
+        (page,) = (ROOT / "results" / "cpu" / "report").glob(f"{number}_*.html")
+        assert f"(results/cpu/report/{page.name})" in table  # links that resolve
+        assert (ROOT / "results" / "cpu" / "notebooks" / page.with_suffix(".ipynb").name).exists()
+
+
+def test_make_report_rewrites_the_readme_table_only_from_the_readmes_own_results(site, tmp_path):
+    shutil.copytree(site[1], tmp_path / "results")
+    readme = tmp_path / "README.md"
+    readme.write_text(f"# x\n\n{html_report.README_START}\nold\n{html_report.README_END}\nend\n")
+    assert not html_report.update_readme(readme, site[1])  # results elsewhere: left alone
+    assert "old" in readme.read_text()
+    assert html_report.update_readme(readme, tmp_path / "results")
+    text = readme.read_text()
+    assert "old" not in text and text.endswith(f"{html_report.README_END}\nend\n")
+    assert html_report.readme_table(tmp_path / "results") in text
+    assert not html_report.update_readme(readme, tmp_path / "results")  # unchanged: not rewritten

@@ -32,6 +32,8 @@ def test_claim1_holds_when_plain_rises_and_resnet_falls_beyond_seed_noise():
     assert p["noise_sd"] == pytest.approx(0.3, rel=0.5)
     assert "plain: train error rises by" in v["text"] and "- as the paper says." in v["text"]
     assert v["gap_at_deepest"]["plain_minus_resnet"] > 0
+    assert plain_vs_residual.in_brief({"verdicts": {"train": v}}) == \
+        "plain: as the paper; ResNet: as the paper"
 
 
 def test_claim1_fails_when_resnets_get_worse_with_depth_and_names_the_budget():
@@ -43,6 +45,8 @@ def test_claim1_fails_when_resnets_get_worse_with_depth_and_names_the_budget():
     # at the paper's budget the same data is simply the opposite of the paper
     full = plain_vs_residual.verdict_from_table(claim1_table(+0.2, +0.5, 0.5))
     assert full["families"]["resnet"]["text"].endswith("the opposite of the paper.")
+    assert plain_vs_residual.in_brief({"verdicts": {"train": v}}) == \
+        "plain: as the paper; ResNet: the opposite of the paper (after 2.05 of 164 epochs)"
 
 
 def test_claim1_within_noise_is_not_distinguishable():
@@ -52,6 +56,8 @@ def test_claim1_within_noise_is_not_distinguishable():
         assert not f["significant"] and not f["agrees_with_paper"]
         assert f["ci95"][0] < 0 < f["ci95"][1]
         assert f["text"].endswith("not distinguishable from seed noise.")
+    assert plain_vs_residual.in_brief({"verdicts": {"train": v}}) == \
+        "plain: within seed noise; ResNet: within seed noise"
 
 
 def test_claim1_with_one_seed_per_depth_is_undecided_however_steep():
@@ -61,6 +67,8 @@ def test_claim1_with_one_seed_per_depth_is_undecided_however_steep():
         assert v["families"][fam]["text"] == (f"{fam}: undecided (one seed per depth: no "
                                               "measure of seed noise).")
     assert "gap_at_deepest" not in v
+    assert plain_vs_residual.in_brief({"verdicts": {"train": v}}) == \
+        "plain: undecided (one seed); ResNet: undecided (one seed)"
 
 
 def claim4_tables(resnet_factors, net_sd, seeds=3, layers=9, seed=0):
@@ -88,6 +96,10 @@ def test_claim4_holds_when_resnets_respond_less_and_less_with_depth():
     assert r["nets"] == [3, 3] and v["net_noise_dof"] == 12
     assert "95% CI over nets" in v["text"] and "ResNet responds less, as the paper." in v["text"]
     assert "the deeper net responds less, as the paper." in v["text"]
+    assert layer_responses.in_brief({"verdict": v}) == (
+        "ResNet responds less than plain, beyond net-to-net variation: at depth 20, 32, 44 "
+        "(of 20, 32, 44); deeper ResNet responds less, beyond net-to-net variation: at depth pair "
+        "32/20, 44/32 (of 32/20, 44/32)")
 
 
 def test_claim4_fails_when_resnets_respond_more():
@@ -113,6 +125,7 @@ def test_claim4_with_one_net_per_model_is_undecided_however_clear_over_images():
     assert all(not r["decided"] and not r["holds"] for r in v["resnet_vs_plain"].values())
     assert v["text"].count("undecided: one net per model") == 3
     assert "over test images only" in v["text"]
+    assert layer_responses.in_brief({"verdict": v}).count("undecided (one net per model)") == 2
 
 
 # ------------------------------------------------------------------ claim 5: lesions
@@ -145,6 +158,7 @@ def test_claim5_holds_like_an_ensemble():
     assert v["downsampling_matters_more"] and v["downsampling_units"] == {"9": True, "18": True}
     assert v["deletions"]["smooth"] and v["deletions"]["largest_step_per_unit_share"] < 0.25
     assert v["text"].count("as the paper.") == 5
+    assert lesion_study.in_brief({"verdict": v}).startswith("5 of 5 as the paper")
 
 
 def test_claim5_fails_like_a_chain_of_layers():
@@ -154,6 +168,9 @@ def test_claim5_fails_like_a_chain_of_layers():
     assert not v["downsampling_matters_more"]
     assert not v["deletions"]["smooth"] and v["deletions"]["largest_step_per_unit_share"] > 0.9
     assert "unlike the paper." in v["text"] and "not smooth by this test" in v["text"]
+    assert lesion_study.in_brief({"verdict": v}).startswith(  # the swaps of these tables agree
+        "1 of 5 as the paper: one deletion unnoticeable no, far less than in the plain net no, "
+        "downsampling units matter more no, smooth in k deleted no")
 
 
 def test_claim5_judges_each_downsampling_unit_on_its_own_and_within_noise():
@@ -197,6 +214,7 @@ def test_claim6_fails_when_every_path_carries_the_same_gradient():
     lo, hi = v["effective_range"]
     assert lo < 13.5 < hi  # the range sits where most paths are, around n/2
     assert "not concentrated on short paths" in v["text"]
+    assert path_lengths.in_brief({"verdict": v}).endswith("comes from short paths (every batch): no")
 
 
 def test_claim6_within_noise_does_not_claim_a_fall():
@@ -229,6 +247,8 @@ def test_claim2_holds_when_projections_help_beyond_noise():
     assert v["gaps"]["A-C"]["mean"] == pytest.approx(2.0, abs=0.2)
     assert v["sets_on_one_host"] == [8, 8] and "mix hosts" not in v["text"]
     assert v["text"].count("larger than seed noise.") == 3
+    assert shortcut_options.in_brief({"verdict": v}).startswith(
+        "ordering C <= B <= A: at every depth; beyond seed noise: A-B +1.0")
 
 
 def test_claim2_fails_when_the_order_is_reversed():
@@ -236,6 +256,8 @@ def test_claim2_fails_when_the_order_is_reversed():
     assert not v["ordering_as_paper"]
     assert v["gaps"]["A-C"]["significant"] and v["gaps"]["A-C"]["mean"] < 0
     assert "depth 20: no, depth 32: no." in v["text"]
+    assert "at no depth; beyond seed noise:" in shortcut_options.in_brief({"verdict": v})
+    assert "A-C -2.0 points" in shortcut_options.in_brief({"verdict": v})
 
 
 def test_claim2_within_noise_names_the_smallest_gap_it_could_show_and_mixed_hosts():
@@ -246,6 +268,8 @@ def test_claim2_within_noise_names_the_smallest_gap_it_could_show_and_mixed_host
     assert g["smallest_detectable"] == pytest.approx((g["ci95"][1] - g["ci95"][0]) / 2)
     assert f"these pairs could show only gaps beyond +-{g['smallest_detectable']:.2f} points." in v["text"]
     assert v["sets_on_one_host"] == [0, 4] and "the rest mix hosts." in v["text"]
+    assert "every gap within seed noise (detectable only beyond" in \
+        shortcut_options.in_brief({"verdict": v})
 
 
 # ------------------------------------------------------------------ claim 3: identity mappings
@@ -281,6 +305,9 @@ def test_claim3_holds_when_the_paper_s_ablations_hurt_and_full_preactivation_hel
     # (+1.56) is that large, full pre-activation's (-0.24) is not, however clear ours is
     assert sc["smallest_detectable_change"] < 0.5
     assert act["paper_effects_detectable"] == ["bn_after_addition"]
+    assert identity_mappings.in_brief({"verdict": v}).startswith(
+        "ResNet-20, Table 1: 2 of 2 variants worse than the original beyond seed noise, 0 better; "
+        "ResNet-20, Table 2: 1 of 2 variants worse than the original beyond seed noise, 1 better")
 
 
 def test_claim3_fails_when_the_ablations_help():
@@ -289,6 +316,8 @@ def test_claim3_fails_when_the_ablations_help():
     fams = v["nets"]["ResNet-20"]["families"]
     assert fams["shortcut"]["better_than_original"] == ["dropout_shortcut"]
     assert fams["shortcut"]["agree_with_paper"] == [] and fams["activation"]["agree_with_paper"] == []
+    assert "Table 1: 0 of 1 variants worse than the original beyond seed noise, 1 better" in \
+        identity_mappings.in_brief({"verdict": v})
 
 
 def test_claim3_within_noise_says_which_paper_effects_it_could_not_see():

@@ -4,7 +4,11 @@ profile, how those differ from the paper, and the analysis and verdict of its re
 Each module has
 - `DEFAULTS`: profile name -> the notebook's parameters left as None (depths, seeds, ...);
 - `NOTES`: profile name -> how those defaults depart from the paper, in words (printed by the
-  notebook and saved in its verdict.json beside the recipe's changes, profiles.deviations).
+  notebook and saved in its verdict.json beside the recipe's changes, profiles.deviations);
+- `PAPER_HEADLINE`: the paper's numbers for the claim, in a sentence;
+- `headline(record, folder)`: ours, parallel to it, from the notebook's verdict.json (`record`)
+  and the tables in its results folder; `in_brief(record)`: the verdict in a few words. The HTML
+  report's index and the README's results table show these.
 
 A new claim is a module here, a line in `NOTEBOOKS`, its notebook and its row in the README.
 """
@@ -48,3 +52,11 @@ def summary(notebook: str) -> tuple[str, str]:
     source = head.partition("(")[2]
     sentence = rest.split(". ")[0].rstrip(".")
     return source, sentence[:1].upper() + sentence[1:] + "."
+
+
+def seeds_in_words(counts) -> str:
+    """'one seed', 'mean of 3 seeds' or 'mean of 1-3 seeds' for the seed counts of a table's rows."""
+    lo, hi = int(min(counts)), int(max(counts))
+    if hi == 1:
+        return "one seed"
+    return f"mean of {lo if lo == hi else f'{lo}-{hi}'} seeds"

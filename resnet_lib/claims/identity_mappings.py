@@ -16,6 +16,7 @@ from ..evaluation import one_test_set
 from ..paper import HE2016
 from ..profiles import get_profile
 from ..stats import difference_half_width, pooled_sd
+from . import seeds_in_words
 
 FAIL_THRESHOLD = 20.0  # the paper's "fail": test error above 20%
 # How the paper's own numbers are read, variant against the original unit: "worse" from half a
@@ -303,3 +304,44 @@ def verdict_from_table(df, split: str = "test") -> dict:
         out["nets"][net] = rec
     out["text"] = "\n".join(texts)
     return out
+
+
+# The report's summary (claims/__init__.py): from the notebook's outputs, never by hand.
+HEADLINE_NAMES = {"original": "original unit", "conv1x1_shortcut": "1x1 conv shortcut",
+                  "full_preactivation": "full pre-activation"}   # the variants PAPER_HEADLINE names
+HEADLINE_VARIANTS = tuple(HEADLINE_NAMES)
+
+
+def headline(record: dict, folder) -> str:
+    """Ours, parallel to PAPER_HEADLINE: median test error of the original unit, the 1x1-conv
+    shortcut and full pre-activation, per net."""
+    import pandas as pd
+
+    df = pd.read_csv(folder / "comparison.csv")
+    parts = []
+    for net, g in df.groupby("net", sort=False):
+        g = g.set_index("variant")
+        shown = [v for v in HEADLINE_VARIANTS if v in g.index]
+        errors = ", ".join(f"{HEADLINE_NAMES[v]} {g.loc[v, 'test_error_median']:.2f}%" for v in shown)
+        seeds = seeds_in_words(g.loc[shown, "seeds"]).replace("mean of", "median over")
+        parts.append(f"{net}: {errors} ({seeds})")
+    return "; ".join(parts)
+
+
+def in_brief(record: dict) -> str:
+    """Per net and table: how many variants are worse than the original beyond seed noise, and
+    the smallest change these seeds resolve."""
+    parts = []
+    for net, rec in record["verdict"]["nets"].items():
+        for family, table in (("shortcut", "Table 1"), ("activation", "Table 2")):
+            if family not in rec["families"]:
+                continue
+            f = rec["families"][family]
+            parts.append(f"{net}, {table}: {len(f['worse_than_original'])} of {len(f['variants'])} "
+                         f"variants worse than the original beyond seed noise, "
+                         f"{len(f['better_than_original'])} better")
+        half = next((f["smallest_detectable_change"] for f in rec["families"].values()
+                     if f["smallest_detectable_change"] is not None), None)
+        if half is not None:
+            parts[-1] += f" (changes below {half:.1f} points not resolved)"
+    return "; ".join(parts)

@@ -137,3 +137,35 @@ def verdict(layers, draws) -> dict:
                      f"nets that differ only in seed ({dof} dof).")
     out["text"] = "\n".join(texts)
     return out
+
+
+# The report's summary (claims/__init__.py): from the notebook's verdict, never by hand.
+
+def headline(record: dict, folder) -> str:
+    """Ours, parallel to PAPER_HEADLINE: the ResNet/plain ratio of mean response std by depth."""
+    v = record["verdict"]
+    pairs = v["resnet_vs_plain"]
+    deeper = v["deeper_resnet"]
+    def ratios(results: dict) -> str:
+        return " / ".join(f"{r['ratio']:.2f}" for r in results.values())
+
+    out = f"ResNet / plain mean response std {ratios(pairs)} at depth {' / '.join(map(str, pairs))}"
+    if deeper:
+        out += f"; deeper / shallower ResNet {ratios(deeper)} ({', '.join(map(str, deeper))})"
+    return out
+
+
+def in_brief(record: dict) -> str:
+    """At which depths the ResNet responds less beyond net-to-net variation, and at which steps
+    in depth the deeper ResNet does."""
+    v = record["verdict"]
+
+    def where(results: dict, claim: str, unit: str) -> str:
+        if results and not any(r["decided"] for r in results.values()):
+            return f"{claim}: undecided (one net per model)"
+        held = [str(k) for k, r in results.items() if r["holds"]]  # int keys until saved as JSON
+        at = f"{unit} {', '.join(held)}" if held else "none"
+        return f"{claim}, beyond net-to-net variation: at {at} (of {', '.join(map(str, results))})"
+
+    return "; ".join([where(v["resnet_vs_plain"], "ResNet responds less than plain", "depth"),
+                      where(v["deeper_resnet"], "deeper ResNet responds less", "depth pair")])

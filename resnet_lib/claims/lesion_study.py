@@ -223,3 +223,37 @@ def _smoothness(means, base_error: float) -> dict:
     smooth = bool(rise > 0 and rho >= RHO_MIN and largest <= JUMP_SHARE)
     return {"spearman_rho": rho, "total_rise": rise, "largest_step_per_unit_share": largest,
             "smooth": smooth}
+
+
+# The report's summary (claims/__init__.py): from the notebook's verdict, never by hand.
+
+def headline(record: dict, folder) -> str:
+    """Ours, parallel to PAPER_HEADLINE: the median change from deleting one unit, ResNet and
+    plain, and the downsampling units'."""
+    v, depth = record["verdict"], record["parameters"]["depth"]
+    out = (f"ResNet-{depth}: deleting one unit {v['resnet_inner_median_increase']:+.1f} points "
+           f"(median, from {v['resnet_base_error']:.1f}%)")
+    if "plain_median_increase" in v:
+        out += f", plain-{depth} {v['plain_median_increase']:+.1f}"
+    if v.get("resnet_downsampling_increase"):
+        out += "; downsampling units " + " / ".join(f"{x:+.1f}" for x in v["resnet_downsampling_increase"])
+    if "deletions" in v:
+        d = v["deletions"]
+        out += (f"; k random units deleted: error {d['total_rise']:+.1f} points over the range of k, "
+                f"Spearman rho {d['spearman_rho']:.2f}")
+    return out
+
+
+def in_brief(record: dict) -> str:
+    """Each part of the verdict as the paper or not."""
+    v = record["verdict"]
+    parts = [("one deletion unnoticeable", v["single_deletion_barely_matters"]),
+             ("far less than in the plain net", v.get("single_deletion_contrast_holds")),
+             ("downsampling units matter more", v.get("downsampling_matters_more")),
+             ("smooth in k deleted", v.get("deletions", {}).get("smooth"))]
+    if "swaps" in v:
+        parts.append(("error grows with reordering", v["swaps"]["spearman_rho_tau_error"] < 0
+                      and v["swaps"]["p"] < 0.05))
+    shown = [(name, ok) for name, ok in parts if ok is not None]
+    return (f"{sum(ok for _, ok in shown)} of {len(shown)} as the paper: "
+            + ", ".join(f"{name} {'yes' if ok else 'no'}" for name, ok in shown))

@@ -121,3 +121,23 @@ def verdict(grads) -> dict:
            "not concentrated on short paths in every batch."),
     ])
     return out
+
+
+# The report's summary (claims/__init__.py): from the notebook's verdict, never by hand.
+
+def headline(record: dict, folder) -> str:
+    """Ours, parallel to PAPER_HEADLINE: the lengths that hold 90% of the gradient and their
+    share of all paths."""
+    v, depth = record["verdict"], record["parameters"]["depth"]
+    units = v.get("units", (depth - 2) // 2)
+    lo, hi = v["effective_range"]
+    return (f"{v['effective_share']:.0%} of the gradient comes from paths of {lo}-{hi} of "
+            f"ResNet-{depth}'s {units} units, {v['paths_in_effective_range_share']:.2%} of all "
+            f"paths; x{v['factor_per_unit']:.2f} per extra unit on a path")
+
+
+def in_brief(record: dict) -> str:
+    v = record["verdict"]
+    return (f"gradient falls with path length: {'as the paper' if v['gradient_falls_with_length'] else 'no'}; "
+            f"comes from short paths (every batch): "
+            f"{'as the paper' if v['gradient_from_short_paths'] else 'no'}")

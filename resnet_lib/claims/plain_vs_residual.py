@@ -8,6 +8,7 @@ from ..evaluation import one_test_set
 from ..paper import test_error
 from ..profiles import get_profile
 from ..stats import depth_trend
+from . import seeds_in_words
 
 FAMILIES = ("plain", "resnet")
 # The paper's numbers this claim is compared with, in a sentence (the HTML report's index).
@@ -134,4 +135,46 @@ def verdict_from_table(df, split: str = "train", epochs: float = PAPER_EPOCHS) -
         texts.append(f"At depth {hi} the plain net's {split} error is {gap:+.1f} points from the "
                      f"ResNet's ({in_sd}).")
     out["text"] = "\n".join(texts)
+    return out
+
+
+# The report's summary of this claim's results (html_report.py, the README's results table):
+# computed from the notebook's outputs in its results folder, never written by hand.
+
+def headline(record: dict, folder) -> str:
+    """Ours, parallel to PAPER_HEADLINE: the ResNets' test error by depth and the plain nets'
+    training error from the shallowest to the deepest (means over seeds, comparison.csv)."""
+    import pandas as pd
+
+    df = pd.read_csv(folder / "comparison.csv")
+    res, plain = df[df["family"] == "resnet"], df[df["family"] == "plain"]
+    parts = []
+    if len(res):
+        parts.append(f"ResNet test error {' / '.join(f'{e:.2f}' for e in res['test_error_mean'])}% "
+                     f"at depth {' / '.join(str(d) for d in res['depth'])}")
+    if len(plain) > 1:
+        first, last = plain.iloc[0], plain.iloc[-1]
+        parts.append(f"plain nets' training error {first['train_error_mean']:.2f}% at depth "
+                     f"{first['depth']}, {last['train_error_mean']:.2f}% at {last['depth']}")
+    return "; ".join(parts) + f" ({seeds_in_words(df['seeds'])})"
+
+
+def in_brief(record: dict) -> str:
+    """The training-error verdict of each family in a few words."""
+    v = record["verdicts"]["train"]
+    words = []
+    for family, f in v["families"].items():
+        name = "ResNet" if family == "resnet" else family
+        if not f["decided"]:
+            judged = "undecided (one seed)"
+        elif f["agrees_with_paper"]:
+            judged = "as the paper"
+        elif not f["significant"]:
+            judged = "within seed noise"
+        else:
+            judged = "the opposite of the paper"
+        words.append(f"{name}: {judged}")
+    out = "; ".join(words)
+    if v.get("epochs", PAPER_EPOCHS) < PAPER_EPOCHS - 1:
+        out += f" (after {v['epochs']:g} of {PAPER_EPOCHS} epochs)"
     return out

@@ -15,6 +15,7 @@ from ..config import RunConfig
 from ..evaluation import one_test_set
 from ..profiles import get_profile
 from ..stats import mean_interval, pooled_sd
+from . import seeds_in_words
 
 OPTIONS = ("A", "B", "C")
 # He et al. 2015, Table 3: ImageNet ResNet-34, 10-crop top-1 error (%).
@@ -142,3 +143,33 @@ def verdict_from_table(df, split: str = "test") -> dict:
     return {"split": split, "ordered_by_depth": ordered, "ordering_as_paper": all_ordered,
             "gaps": gaps, "noise_sd": noise_sd, "noise_dof": dof, "sets_on_one_host": one_host,
             "text": "\n".join(texts)}
+
+
+# The report's summary (claims/__init__.py): from the notebook's outputs, never by hand.
+
+def headline(record: dict, folder) -> str:
+    """Ours, parallel to PAPER_HEADLINE: mean test error of each option at each depth."""
+    import pandas as pd
+
+    df = pd.read_csv(folder / "comparison.csv")
+    depths = [f"depth {d}: " + ", ".join(f"{o} {e:.1f}" for o, e in zip(g["option"], g["test_error_mean"]))
+              + "%" for d, g in df.groupby("depth")]
+    return f"CIFAR-10 test error, {'; '.join(depths)} ({seeds_in_words(df['seeds'])})"
+
+
+def in_brief(record: dict) -> str:
+    """The ordering and the gaps in a few words."""
+    v = record["verdict"]
+    held = [d for d, ok in v["ordered_by_depth"].items() if ok]
+    out = "ordering C <= B <= A: " + (("at every depth" if len(held) == len(v["ordered_by_depth"])
+                                       else "at depth " + ", ".join(held)) if held else "at no depth")
+    big = [name for name, g in v["gaps"].items() if g["significant"]]
+    sizes = [g["smallest_detectable"] for g in v["gaps"].values() if g["smallest_detectable"] is not None]
+    if big:
+        out += "; beyond seed noise: " + ", ".join(f"{n} {v['gaps'][n]['mean']:+.1f} points" for n in big)
+    elif sizes:
+        out += (f"; every gap within seed noise (detectable only beyond {min(sizes):.1f}-"
+                f"{max(sizes):.1f} points)")
+    else:
+        out += "; no seed noise measured (one seed)"
+    return out
