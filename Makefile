@@ -8,7 +8,9 @@
 #   make bench                  training throughput against a common-way baseline
 #   make campaign PROFILE=paper HOURS=0.15   train the most important unfinished runs for a
 #                               time budget, then checkpoint; partial runs go to results/<profile>/partial/
-#   make campaign PROFILE=paper STATUS=1     what is done, partial or missing, and the cost to go
+#   make campaign PROFILE=paper STATUS=1     what is done, running, queued, partial or missing, and the cost to go
+#   make campaign PROFILE=paper EXECUTOR=slurm CLUSTER="--partition gpu --account abc"
+#                               one Slurm job per unfinished run, through submitit (cluster.py)
 
 PYTHON   ?= python3
 VENV     ?= .venv
@@ -21,6 +23,8 @@ HOURS    ?=
 STATUS   ?= 0
 WORKERS  ?=
 LAB_ARGS ?=
+EXECUTOR ?= local
+CLUSTER  ?=
 
 .PHONY: env report lab test bench campaign sync clean
 
@@ -51,8 +55,9 @@ bench: env
 	$(PY) -m resnet_lib.bench
 
 campaign: env
-	$(PY) -m resnet_lib.campaign --profile $(PROFILE) \
-		$(if $(filter 1,$(STATUS)),--status,--hours "$(HOURS)") $(if $(WORKERS),--workers $(WORKERS))
+	$(PY) -m resnet_lib.campaign --profile $(PROFILE) --executor $(EXECUTOR) \
+		$(if $(filter 1,$(STATUS)),--status,$(if $(HOURS),--hours "$(HOURS)")) \
+		$(if $(WORKERS),--workers $(WORKERS)) $(CLUSTER)
 
 # After editing a notebook in JupyterLab (or its .py), bring the pair back in step.
 sync: env

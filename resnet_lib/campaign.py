@@ -81,7 +81,8 @@ class Entry:
 
     claim: str
     config: RunConfig
-    state: str          # "done", "partial" (a record to commit or continue), "missing"
+    state: str          # "done", "running", "queued" (a cluster job), "partial" (a record to
+                        # commit or continue), "missing"
     iteration: int      # iterations trained so far
     where: str = ""     # for partial runs: the committed record, the local checkpoint, or both
 
@@ -91,8 +92,10 @@ class Entry:
 
 
 def status(store: RunStore, planned: list[tuple[str, RunConfig]]) -> list[Entry]:
-    """Done (stored), partial (the further along of the committed record and the local
-    checkpoint) or missing, for each planned run."""
+    """Done (stored); running (a process holds the run's lock, or its cluster job runs); queued
+    (its cluster job waits); partial (the further along of the committed record and the local
+    checkpoint); or missing, for each planned run."""
+    jobs = (store.cache / "jobs").is_dir()  # cluster.py's records: only if jobs were submitted
     out = []
     for claim, c in planned:
         if store.load(c) is not None:
@@ -100,13 +103,23 @@ def status(store: RunStore, planned: list[tuple[str, RunConfig]]) -> list[Entry]
             continue
         record = store.partial_progress(c)
         local = store.checkpoint_iteration(c)
-        if record is None and local is None:
-            out.append(Entry(claim, c, "missing", 0))
-            continue
         at = max(record["iteration"] if record else 0, local or 0)
         where = " + ".join(w for w, i in (("partial record", record and record["iteration"]),
                                             ("local checkpoint", local)) if i == at and i is not None)
-        out.append(Entry(claim, c, "partial", at, where))
+        live = None
+        if jobs:
+            from .cluster import job_state
+
+            live = job_state(store, c)
+        if live is not None:
+            out.append(Entry(claim, c, live[0], at, f"job {live[1]['job_id']}"
+                             + (f", from {where}" if where else "")))
+        elif store.is_training(c):
+            out.append(Entry(claim, c, "running", at, "another process holds its lock"))
+        elif record is None and local is None:
+            out.append(Entry(claim, c, "missing", 0))
+        else:
+            out.append(Entry(claim, c, "partial", at, where))
     return out
 
 
@@ -136,6 +149,9 @@ def estimated_seconds(config: RunConfig, iterations: int, reference_step: float,
     return iterations * step * (1 + eval_share)
 
 
+STATES = ("done", "running", "queued", "partial", "missing")
+
+
 def _hours(seconds: float) -> str:
     return f"{seconds / 3600:.2f} h" if seconds >= 3600 else f"{seconds / 60:.1f} min"
 
@@ -151,13 +167,13 @@ def status_table(entries: list[Entry], reference_step: float | None = None,
         where = f" ({e.where})" if e.where else ""
         lines.append(f"  {e.claim}  {e.state:<8} {e.iteration:>6,}/{it:<6,} "
                      f"{e.config.run_id}{where}{cost}")
-    counts = {s: sum(e.state == s for e in entries) for s in ("done", "partial", "missing")}
+    counts = {s: sum(e.state == s for e in entries) for s in STATES}
     total = ""
     if reference_step is not None:
         left = sum(estimated_seconds(e.config, e.iterations_left, reference_step, test_images)
                    for e in entries)
         total = f"; about {_hours(left)} of training to go on this device, one run at a time"
-    lines.append(f"{counts['done']} done, {counts['partial']} partial, {counts['missing']} missing"
+    lines.append(", ".join(f"{counts[s]} {s}" for s in STATES if counts[s] or s in ("done", "partial", "missing"))
                  + total)
     return "\n".join(lines)
 
@@ -256,17 +272,68 @@ def run(profile: str, hours: float, workers: int | None = None, device: torch.de
     return after
 
 
+def submit(profile: str, executor: str, settings, data_dir: str | None = None,
+           limit: int | None = None, wait: bool = False) -> list[Entry]:
+    """The campaign on a cluster (cluster.py): submit one job per unfinished run of the profile,
+    in priority order, skipping runs whose job is queued or running; with `wait`, wait for the
+    jobs (the tests, `--executor submitit-local`). Returns the status afterwards."""
+    from . import cluster
+    from .data import find_data_dir
+
+    store = RunStore.for_profile(profile)
+    data_root = find_data_dir(data_dir)
+    if data_root is None:
+        raise FileNotFoundError("no CIFAR-10 folder found (RESNET_LIB_DATA or --data-dir)")
+    planned = plan(profile)
+    for _, c in planned:
+        if store.discard_superseded_partial(c):
+            print(f"{c.run_id}: finished and stored; its leftover partial record is deleted")
+    entries = status(store, planned)
+    print(f"campaign '{profile}' through submitit ({executor}): {cluster.settings_summary(settings)}")
+    print(status_table(entries))
+    todo = [e.config for e in entries if e.state in ("partial", "missing")][:limit]
+    jobs = cluster.submit(store, todo, str(data_root), executor, settings, profile)
+    if wait:
+        for job in jobs:
+            r = job.result()
+            print(f"  {r['run_id']}: {r['result']}" + (f", test error {r['test_error']:.2f}%"
+                                                      if "test_error" in r else ""), flush=True)
+    after = status(store, plan(profile))
+    print(status_table(after))
+    return after
+
+
 def main(argv=None) -> int:
+    from .cluster import EXECUTORS, ClusterSettings
+
     ap = argparse.ArgumentParser(prog="python -m resnet_lib.campaign", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--profile", default="paper")
-    ap.add_argument("--hours", type=float, default=None, help="time budget (required to train)")
+    ap.add_argument("--executor", choices=EXECUTORS, default="local",
+                    help="local: processes on this machine for --hours (default); slurm: one "
+                         "submitit job per run; submitit-local: the same jobs as local processes")
+    ap.add_argument("--hours", type=float, default=None,
+                    help="time budget (required to train with --executor local)")
     ap.add_argument("--workers", type=int, default=None,
                     help="runs at once (default: one per core on a CPU; on a GPU, what make bench "
                          "measured best, else %d)" % RUNS_PER_GPU)
     ap.add_argument("--limit", type=int, default=None, help="train at most this many runs")
     ap.add_argument("--data-dir", default=None)
     ap.add_argument("--status", action="store_true", help="show where each run stands and exit")
+    d = ClusterSettings()
+    g = ap.add_argument_group("cluster jobs (--executor slurm or submitit-local)")
+    g.add_argument("--partition", default=d.partition, help="Slurm partition")
+    g.add_argument("--account", default=d.account, help="Slurm account")
+    g.add_argument("--time-min", type=int, default=d.time_min,
+                   help="time limit of each job, minutes; a job out of time checkpoints and is "
+                        "requeued (default %(default)s)")
+    g.add_argument("--gpus-per-job", type=int, default=d.gpus_per_job, help="(default %(default)s)")
+    g.add_argument("--cpus-per-job", type=int, default=d.cpus_per_job, help="(default %(default)s)")
+    g.add_argument("--mem-gb", type=int, default=d.mem_gb)
+    g.add_argument("--array-parallelism", type=int, default=d.array_parallelism,
+                   help="jobs of the array running at once (default %(default)s)")
+    g.add_argument("--max-requeues", type=int, default=d.max_requeues, help="(default %(default)s)")
+    g.add_argument("--wait", action="store_true", help="wait for the submitted jobs to end")
     args = ap.parse_args(argv)
     if args.status:
         from .data import find_data_dir, load_cifar10
@@ -279,8 +346,18 @@ def main(argv=None) -> int:
                                          load_cifar10(args.data_dir, download_if_missing=False))
         print(status_table(entries, ref))
         return 0
+    if args.executor != "local":
+        settings = ClusterSettings(args.partition, args.account, args.time_min, args.gpus_per_job,
+                                   args.cpus_per_job, args.array_parallelism, args.max_requeues,
+                                   mem_gb=args.mem_gb)
+        try:
+            submit(args.profile, args.executor, settings, args.data_dir, args.limit, args.wait)
+        except FileNotFoundError as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 1
+        return 0
     if args.hours is None or not math.isfinite(args.hours) or args.hours <= 0:
-        ap.error("--hours must be a positive number (or use --status)")
+        ap.error("--hours must be a positive number with --executor local (or use --status)")
     run(args.profile, args.hours, args.workers, data_dir=args.data_dir, limit=args.limit)
     return 0
 

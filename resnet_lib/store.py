@@ -250,11 +250,30 @@ class RunStore:
                     return stored
             return self._train_unlocked(config, data, device, progress, retrain, should_stop)
 
+    def is_training(self, config: RunConfig) -> bool:
+        """True while some process (a notebook, a campaign, a cluster job on a node that shares
+        this folder) holds the run's lock, i.e. is training it."""
+        from filelock import FileLock, Timeout
+
+        path = self._lock_path(config)
+        if not path.exists():
+            return False
+        lock = FileLock(str(path))
+        try:
+            lock.acquire(timeout=0)
+        except Timeout:
+            return True
+        lock.release()
+        return False
+
+    def _lock_path(self, config: RunConfig) -> Path:
+        return self.root / ".locks" / f"{config.run_id}.lock"
+
     @contextlib.contextmanager
     def _lock(self, config: RunConfig):
         from filelock import FileLock, Timeout
 
-        path = self.root / ".locks" / f"{config.run_id}.lock"
+        path = self._lock_path(config)
         path.parent.mkdir(parents=True, exist_ok=True)
         lock = FileLock(str(path))
         try:

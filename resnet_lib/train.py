@@ -46,6 +46,15 @@ class StopTraining(Exception):
     """Raised inside the loop to stop early (tests simulate a crash with it)."""
 
 
+class Interrupted(KeyboardInterrupt):
+    """Training stopped by a signal (SIGINT, SIGTERM) between two steps, its checkpoint saved;
+    `signum` says which (a cluster job requeues itself on SIGTERM, not on a user's Ctrl-C)."""
+
+    def __init__(self, signum: int, message: str):
+        super().__init__(message)
+        self.signum = signum
+
+
 def default_device() -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
@@ -320,8 +329,8 @@ class Trainer:
             try:
                 while self.iteration < r.iterations:
                     if signals:
-                        raise KeyboardInterrupt(f"signal {signals[0]}: stopped at iteration "
-                                                f"{self.iteration}, checkpoint saved")
+                        raise Interrupted(signals[0], f"signal {signals[0]}: stopped at "
+                                          f"iteration {self.iteration}, checkpoint saved")
                     if stop_at is not None and self.iteration >= stop_at:
                         raise StopTraining(f"stopped at iteration {self.iteration}")
                     if should_stop is not None and should_stop():
@@ -347,8 +356,8 @@ class Trainer:
                         bar.update(1)
                         bar.set_postfix_str(self._postfix(), refresh=False)
                 if signals:  # arrived during the last step: stop here rather than move on
-                    raise KeyboardInterrupt(f"signal {signals[0]}: training finished, checkpoint "
-                                            "saved; run again to store it")
+                    raise Interrupted(signals[0], f"signal {signals[0]}: training finished, "
+                                      "checkpoint saved; run again to store it")
             except BaseException:
                 # Stopped between steps (a signal, StopTraining): keep what was done. A crash
                 # inside a step or an evaluation leaves a torn state, so the last periodic

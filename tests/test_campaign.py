@@ -215,7 +215,8 @@ def test_sigterm_stops_a_campaign_with_its_partial_records(cifar_dir, tmp_path):
 
 def test_a_campaign_needs_neither_matplotlib_nor_jupyter():
     """GPU machines have torch, numpy, pandas, scipy and tqdm, and not this project's
-    environment: the campaign, the evaluation and the bench must import without the rest."""
+    environment: the campaign (and its status), the evaluation and the bench must import without
+    the rest; submitit only when jobs are submitted."""
     import subprocess
     import sys
 
@@ -223,12 +224,16 @@ def test_a_campaign_needs_neither_matplotlib_nor_jupyter():
 import importlib.abc, sys
 class Block(importlib.abc.MetaPathFinder):
     def find_spec(self, name, path, target=None):
-        if name.split(".")[0] in ("matplotlib", "papermill", "jupytext", "nbformat", "ipykernel", "yaml"):
+        if name.split(".")[0] in ("matplotlib", "papermill", "jupytext", "nbformat", "ipykernel", "yaml",
+                                  "submitit"):
             raise ImportError("not on the GPU machine: " + name)
 sys.meta_path.insert(0, Block())
 import resnet_lib.bench, resnet_lib.evaluation
-from resnet_lib import campaign
-print(len(campaign.plan("paper")))
+from resnet_lib import campaign, cluster
+from resnet_lib.store import RunStore
+import tempfile
+entries = campaign.status(RunStore(tempfile.mkdtemp()), campaign.plan("paper"))
+print(len(entries))
 """
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
