@@ -137,6 +137,22 @@ def measure_reference_step(profile: str, device: torch.device, data, seconds: fl
     return recipe.batch_size / bench.ours(20, data, device, seconds, recipe=recipe)
 
 
+def recorded_gpu_step() -> tuple[float, str] | None:
+    """(seconds per ResNet-20 step, GPU name) from `make bench`'s record on a GPU
+    (results/bench/cuda.json), for the cost of a campaign on a cluster seen from a login node
+    without a GPU; None if there is no record. The paper recipe's batch (128), as benched."""
+    import json
+
+    from .store import RESULTS_DIR
+
+    try:
+        record = json.loads((RESULTS_DIR / "bench" / "cuda.json").read_text())
+        ms = record["throughput_images_per_second"]["resnet20"]["ms_per_step"]["ours"]
+        return ms / 1000, record["environment"]["device_name"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
 def estimated_seconds(config: RunConfig, iterations: int, reference_step: float,
                       test_images: int) -> float:
     """Time for `iterations` more steps of `config`: the reference step scaled by multiply-adds,
@@ -345,6 +361,11 @@ def main(argv=None) -> int:
             ref = measure_reference_step(args.profile, default_device(),
                                          load_cifar10(args.data_dir, download_if_missing=False))
         print(status_table(entries, ref))
+        gpu = recorded_gpu_step()
+        if gpu is not None and default_device().type != "cuda":
+            left = sum(estimated_seconds(e.config, e.iterations_left, gpu[0], 10_000) for e in entries)
+            print(f"on one {gpu[1]} (its ResNet-20 step as `make bench` measured it, "
+                  f"{gpu[0] * 1e3:.2f} ms): about {_hours(left)} to go, one run at a time")
         return 0
     if args.executor != "local":
         settings = ClusterSettings(args.partition, args.account, args.time_min, args.gpus_per_job,

@@ -258,3 +258,15 @@ def test_a_partial_record_left_beside_a_finished_run_is_deleted(cifar, cifar_dir
     after = campaign.run("smoke", hours=1 / 3600, workers=1, data_dir=str(cifar_dir))
     assert "leftover partial record is deleted" in capsys.readouterr().out
     assert not record.exists() and [(e.state, e.iteration) for e in after] == [("done", 12)]
+
+
+def test_the_gpu_cost_comes_from_make_bench_s_record_on_a_gpu(tmp_path, monkeypatch):
+    from resnet_lib import store as store_mod
+
+    monkeypatch.setattr(store_mod, "RESULTS_DIR", tmp_path)
+    assert campaign.recorded_gpu_step() is None
+    (tmp_path / "bench").mkdir()
+    (tmp_path / "bench" / "cuda.json").write_text(json.dumps({
+        "environment": {"device_name": "NVIDIA H100 80GB HBM3"},
+        "throughput_images_per_second": {"resnet20": {"ms_per_step": {"ours": 3.28}}}}))
+    assert campaign.recorded_gpu_step() == (0.00328, "NVIDIA H100 80GB HBM3")
