@@ -53,8 +53,9 @@ from .train import Interrupted, StopTraining, default_device
 EXECUTORS = ("local", "slurm", "submitit-local")
 # Signals after which a job checkpoints at the next step and is requeued (module docstring).
 REQUEUE_SIGNALS = (signal.SIGUSR1, signal.SIGUSR2, signal.SIGTERM)
-# Slurm job states in which a job is still to run or running (sacct's names).
-LIVE_SLURM_STATES = {"PENDING", "RUNNING", "REQUEUED", "REQUEUE_FED", "REQUEUE_HOLD", "RESIZING",
+# Slurm job states in which a job is still to run or running (sacct's names; READY: submitit's
+# name for a job submitted and not yet known to sacct).
+LIVE_SLURM_STATES = {"READY", "PENDING", "RUNNING", "REQUEUED", "REQUEUE_FED", "REQUEUE_HOLD", "RESIZING",
                      "CONFIGURING", "COMPLETING", "SUSPENDED", "SIGNALING", "STAGE_OUT",
                      "PREEMPTED"}
 RUNNING_SLURM_STATES = {"RUNNING", "COMPLETING", "CONFIGURING", "SIGNALING", "STAGE_OUT"}
@@ -185,6 +186,11 @@ def job_state(store: RunStore, config: RunConfig) -> tuple[str, dict] | None:
     from submitit import SlurmJob
 
     state = SlurmJob(record["folder"], record["job_id"]).state.split()[0].upper()
+    if state == "UNKNOWN":
+        # sacct cannot say (no accounting on this cluster, or the job is too old for it): count
+        # it as queued rather than submit the run twice; deleting the record releases it.
+        record["job_id"] += f" (state unknown to sacct; delete {path} if the job is gone)"
+        return "queued", record
     if state not in LIVE_SLURM_STATES:
         return None
     return ("running" if state in RUNNING_SLURM_STATES else "queued"), record

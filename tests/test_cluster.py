@@ -110,7 +110,7 @@ def test_status_shows_queued_slurm_jobs(tmp_path, monkeypatch):
     config = RunConfig("resnet", 0, SHORT, {"depth": 8})
     cluster.write_record(store, config, "slurm", "4242_0", tmp_path / "submitit")
     for sacct, expected in (("PENDING", "queued"), ("RUNNING", "running"), ("COMPLETED", "missing"),
-                            ("CANCELLED by 1", "missing")):
+                            ("CANCELLED by 1", "missing"), ("UNKNOWN", "queued")):
         monkeypatch.setattr(submitit.SlurmJob, "state", property(lambda self, s=sacct: s))
         [entry] = campaign.status(store, [("01", config)])
         assert entry.state == expected, sacct
