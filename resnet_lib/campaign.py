@@ -189,8 +189,8 @@ def status_table(entries: list[Entry], reference_step: float | None = None,
         left = sum(estimated_seconds(e.config, e.iterations_left, reference_step, test_images)
                    for e in entries)
         total = f"; about {_hours(left)} of training to go on this device, one run at a time"
-    lines.append(", ".join(f"{counts[s]} {s}" for s in STATES if counts[s] or s in ("done", "partial", "missing"))
-                 + total)
+    shown = [s for s in STATES if counts[s] or s in ("done", "partial", "missing")]
+    lines.append(", ".join(f"{counts[s]} {s}" for s in shown) + total)
     return "\n".join(lines)
 
 

@@ -55,9 +55,9 @@ EXECUTORS = ("local", "slurm", "submitit-local")
 REQUEUE_SIGNALS = (signal.SIGUSR1, signal.SIGUSR2, signal.SIGTERM)
 # Slurm job states in which a job is still to run or running (sacct's names; READY: submitit's
 # name for a job submitted and not yet known to sacct).
-LIVE_SLURM_STATES = {"READY", "PENDING", "RUNNING", "REQUEUED", "REQUEUE_FED", "REQUEUE_HOLD", "RESIZING",
-                     "CONFIGURING", "COMPLETING", "SUSPENDED", "SIGNALING", "STAGE_OUT",
-                     "PREEMPTED"}
+LIVE_SLURM_STATES = {"READY", "PENDING", "RUNNING", "REQUEUED", "REQUEUE_FED", "REQUEUE_HOLD",
+                     "RESIZING", "CONFIGURING", "COMPLETING", "SUSPENDED", "SIGNALING",
+                     "STAGE_OUT", "PREEMPTED"}
 RUNNING_SLURM_STATES = {"RUNNING", "COMPLETING", "CONFIGURING", "SIGNALING", "STAGE_OUT"}
 
 
@@ -134,7 +134,8 @@ class TrainJob:
                 _requeue(requeue_with)  # exits the process when submitit runs this job
             return {"run_id": config.run_id, "result": "stopped", "detail": str(e)}
         print(f"{config.run_id}: finished, test error {run.final_error('test'):.2f}%", flush=True)
-        return {"run_id": config.run_id, "result": "finished", "test_error": run.final_error("test")}
+        return {"run_id": config.run_id, "result": "finished",
+                "test_error": run.final_error("test")}
 
     def checkpoint(self, *args, **kwargs):
         """What submitit requeues: this job again; it resumes from the run's checkpoint."""
@@ -165,7 +166,8 @@ def _record_path(store: RunStore, config: RunConfig) -> Path:
     return store.cache / "jobs" / f"{config.run_id}.json"
 
 
-def write_record(store: RunStore, config: RunConfig, executor: str, job_id: str, folder: Path) -> None:
+def write_record(store: RunStore, config: RunConfig, executor: str, job_id: str,
+                 folder: Path) -> None:
     atomic.write_json(_record_path(store, config), {
         "run_id": config.run_id, "executor": executor, "job_id": str(job_id),
         "folder": str(folder), "host": socket.gethostname(), "submitted": time.time()})

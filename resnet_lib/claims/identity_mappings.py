@@ -81,10 +81,10 @@ DEFAULTS = {"paper": dict(depth=110, variants=_ALL, seeds=[0, 1, 2, 3, 4], origi
                           bottleneck_depth=164),
             "cpu": dict(depth=20, variants=[k for k in _ALL if k not in
                                             ("exclusive_gating_0", "shortcut_gating_-6")],
-                        seeds=[0], original_seeds=[0, 1, 2], bottleneck_depth=None),
+                        seeds=[0, 1], original_seeds=[0, 1, 2], bottleneck_depth=None),
             "smoke": dict(depth=8, variants=_ALL, seeds=[0], original_seeds=[0, 1],
                           bottleneck_depth=11)}
-NOTES = {"cpu": ("ResNet-20 instead of ResNet-110, one seed per variant (paper: five; three for "
+NOTES = {"cpu": ("ResNet-20 instead of ResNet-110, two seeds per variant (paper: five; three for "
                  "the original unit, which measure the seed noise); two of the paper's gating biases left out; no ResNet-164 "
                  "(bottleneck) column of Table 2",)}
 
