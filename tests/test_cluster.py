@@ -45,28 +45,38 @@ def test_a_job_stopped_mid_run_is_requeued_and_ends_with_the_same_weights(cifar_
 
     store = _store(tmp_path)
     [job] = cluster.submit(store, [config], str(cifar_dir), "submitit-local", SETTINGS, "smoke")
+
+    def log_count(text):
+        return (job.stdout() or "").count(text)
+
+    stopped_at, sent = [], 0
     for sig in (signal.SIGTERM, signal.SIGUSR2):
-        before = store.checkpoint_iteration(config) or 0
-        _wait_for(lambda: store.is_training(config))  # the job (again) trains
-        time.sleep(1.5)
-        assert job.state == "RUNNING"
-        if sig == signal.SIGTERM:
-            job._process.send_signal(sig)  # to the job's controller, which passes it on
-        else:
-            _send_to_task(job, sig)
-        _wait_for(lambda: (store.checkpoint_iteration(config) or 0) > before
-                  or store.load(config) is not None)
+        while True:  # until this signal stops the run mid-way (not before its first step)
+            _wait_for(lambda: log_count(f"training {config.run_id}") > sent)  # (re)started
+            time.sleep(3)
+            assert job.state == "RUNNING" and store.load(config) is None, "the run is too short"
+            if sig == signal.SIGTERM:
+                job._process.send_signal(sig)  # to the job's controller, which passes it on
+            else:
+                _send_to_task(job, sig)
+            sent += 1
+            _wait_for(lambda: log_count("; partial record") == sent)  # stopped, checkpointed
+            at = store.checkpoint_iteration(config)
+            if 0 < at < 400:
+                stopped_at.append(at)
+                break
     result = job.result()
     assert result["result"] == "finished"
     run = store.load(config)
     segments = [(s["from_iteration"], s["to_iteration"]) for s in run.summary["segments"]]
-    assert len(segments) == 3 and segments[0][0] == 0 and segments[-1][1] == 400, segments
+    assert [b for _, b in segments if 0 < b < 400] == stopped_at, segments
+    assert segments[0][0] == 0 and segments[-1][1] == 400, segments
     assert all(a[1] == b[0] for a, b in zip(segments, segments[1:])), "an iteration trained twice"
     assert all(torch.equal(a, b) for a, b in zip(_weights(run).values(), _weights(whole).values()))
     assert run.metrics.equals(whole.metrics)
     log = job.stdout()
-    assert log.count("checkpoint saved") == 1 and "on request" in log  # TERM, then USR2
-    assert log.count("training " + config.run_id) == 3
+    assert "signal 15: stopped at iteration" in log and "on request" in log  # TERM, then USR2
+    assert log.count(f"training {config.run_id}") == sent + 1
 
 
 def _send_to_task(job, sig):
