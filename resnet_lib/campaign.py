@@ -228,6 +228,16 @@ def _train_one(root: str, cache: str, config_dict: dict, data_root: str, device:
             "test_error": run.final_error("test")}
 
 
+def _tidy_status(store: RunStore, profile: str) -> list[Entry]:
+    """Before a campaign trains or submits: delete partial records their finished runs
+    supersede, then where each planned run stands."""
+    planned = plan(profile)
+    for _, c in planned:
+        if store.discard_superseded_partial(c):
+            print(f"{c.run_id}: finished and stored; its leftover partial record is deleted")
+    return status(store, planned)
+
+
 def run(profile: str, hours: float, workers: int | None = None, device: torch.device | None = None,
         data_dir: str | None = None, limit: int | None = None) -> list[Entry]:
     """Train the profile's unfinished runs in priority order for `hours`, then keep every
@@ -237,11 +247,7 @@ def run(profile: str, hours: float, workers: int | None = None, device: torch.de
     device = device or default_device()
     store = RunStore.for_profile(profile)
     data = load_cifar10(data_dir, download_if_missing=False)
-    planned = plan(profile)
-    for _, c in planned:
-        if store.discard_superseded_partial(c):
-            print(f"{c.run_id}: finished and stored; its leftover partial record is deleted")
-    entries = status(store, planned)
+    entries = _tidy_status(store, profile)
     todo = [e for e in entries if e.state != "done"][:limit]
     ref = measure_reference_step(profile, device, data)
     workers = max(1, min(workers or default_workers(device), len(todo) or 1))
@@ -300,11 +306,7 @@ def submit(profile: str, executor: str, settings, data_dir: str | None = None,
     data_root = find_data_dir(data_dir)
     if data_root is None:
         raise FileNotFoundError("no CIFAR-10 folder found (RESNET_LIB_DATA or --data-dir)")
-    planned = plan(profile)
-    for _, c in planned:
-        if store.discard_superseded_partial(c):
-            print(f"{c.run_id}: finished and stored; its leftover partial record is deleted")
-    entries = status(store, planned)
+    entries = _tidy_status(store, profile)
     print(f"campaign '{profile}' through submitit ({executor}): {cluster.settings_summary(settings)}")
     print(status_table(entries))
     todo = [e.config for e in entries if e.state in ("partial", "missing")][:limit]

@@ -138,11 +138,11 @@ class TrainJob:
                 "test_error": run.final_error("test")}
 
     def checkpoint(self, *args, **kwargs):
-        """What submitit requeues: this job again; it resumes from the run's checkpoint."""
+        """What submitit requeues: this job again (it holds only paths and the config); it
+        resumes from the run's checkpoint."""
         from submitit.helpers import DelayedSubmission
 
-        return DelayedSubmission(TrainJob(self.store_root, self.cache, self.config, self.data_root,
-                                          self.device, self.threads))
+        return DelayedSubmission(self)
 
 
 def _requeue(submitit_handlers: dict) -> None:

@@ -132,18 +132,21 @@ def build(profile: str, results_root: Path = RESULTS_DIR) -> Path:
     pages, stylesheet and index each; return `profile`'s index. Building all of them keeps each
     index's columns and each page's links current; unchanged pages rebuild byte for byte."""
     group = report_profiles(profile, results_root)
+    # read once for all the reports built here: each index shows every profile of the group
+    executed_by = {p: executed_notebooks(p, results_root) for p in group}
+    results_by = {p: claim_results(p, results_root) for p in group}
+    css = stylesheet()
     for p in group:
-        _build_one(p, group, results_root)
+        _build_one(p, executed_by, results_by, css, results_root)
     return report_dir(profile, results_root) / "index.html"
 
 
-def _build_one(profile: str, group: list[str], results_root: Path) -> None:
+def _build_one(profile: str, executed_by: dict, results_by: dict, css: str,
+               results_root: Path) -> None:
     import jinja2
 
     out = report_dir(profile, results_root)
-    executed_by = {p: executed_notebooks(p, results_root) for p in group}
-    results_by = {p: claim_results(p, results_root) for p in group}
-    shown = sorted(group, key=lambda p: p != profile)  # this profile's column first
+    shown = sorted(executed_by, key=lambda p: p != profile)  # this profile's column first
 
     def link(p: str, page: str) -> str:
         return page if p == profile else f"../../{p}/report/{page}"
@@ -158,7 +161,7 @@ def _build_one(profile: str, group: list[str], results_root: Path) -> None:
         rows.append({"number": number, "source": source, "sentence": sentence,
                      "paper": claims.module(number).PAPER_HEADLINE, "cells": cells})
 
-    atomic.write_text(out / STYLESHEET, stylesheet())
+    atomic.write_text(out / STYLESHEET, css)
     for number, executed in executed_by[profile].items():
         others = [f"[the same under `{p}`](../../{p}/report/{executed.stem}.html)" for p in shown
                   if p != profile and number in executed_by[p]]
