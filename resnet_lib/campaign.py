@@ -35,7 +35,8 @@ from . import bench
 from .complexity import model_multiply_adds
 from .config import RunConfig
 from .profiles import get_profile
-from .launch import RUNS_PER_GPU, default_workers, device_for, process_pool, threads_per_worker
+from .launch import (RUNS_PER_GPU, cuda_bench_record, default_workers, describe_outcome,
+                     device_for, job_outcome, process_pool, threads_per_worker)
 from .store import RunStore
 from .train import StopTraining, default_device
 
@@ -139,17 +140,13 @@ def measure_reference_step(profile: str, device: torch.device, data, seconds: fl
 
 def recorded_gpu_step() -> tuple[float, str] | None:
     """(seconds per ResNet-20 step, GPU name) from `make bench`'s record on a GPU
-    (results/bench/cuda.json), for the cost of a campaign on a cluster seen from a login node
+    (launch.cuda_bench_record), for the cost of a campaign on a cluster seen from a login node
     without a GPU; None if there is no record. The paper recipe's batch (128), as benched."""
-    import json
-
-    from .store import RESULTS_DIR
-
+    record = cuda_bench_record()
     try:
-        record = json.loads((RESULTS_DIR / "bench" / "cuda.json").read_text())
         ms = record["throughput_images_per_second"]["resnet20"]["ms_per_step"]["ours"]
         return ms / 1000, record["environment"]["device_name"]
-    except (OSError, ValueError, KeyError, TypeError):
+    except (KeyError, TypeError):
         return None
 
 
@@ -217,15 +214,14 @@ def _train_one(root: str, cache: str, config_dict: dict, data_root: str, device:
 
     config = RunConfig.from_dict(config_dict)
     if _budget_spent():
-        return {"run_id": config.run_id, "result": "not started"}
+        return job_outcome(config.run_id)
     store = RunStore(root, cache)
     try:
         run = store.train(config, load_cifar10(data_root, download_if_missing=False),
                           torch.device(device), progress=False, should_stop=_budget_spent)
     except (StopTraining, KeyboardInterrupt) as e:
-        return {"run_id": config.run_id, "result": "stopped", "detail": str(e)}
-    return {"run_id": config.run_id, "result": "finished",
-            "test_error": run.final_error("test")}
+        return job_outcome(config.run_id, stopped=e)
+    return job_outcome(config.run_id, run)
 
 
 def _tidy_status(store: RunStore, profile: str) -> list[Entry]:
@@ -278,10 +274,8 @@ def run(profile: str, hours: float, workers: int | None = None, device: torch.de
                        for i, e in enumerate(todo)]
             for f in as_completed(futures):
                 r = f.result()
-                if r["result"] == "finished":
-                    print(f"  {r['run_id']}: finished, test error {r['test_error']:.2f}%", flush=True)
-                elif r["result"] == "stopped":  # the budget is spent, or SIGTERM / Ctrl-C
-                    print(f"  {r['run_id']}: {r['detail']}", flush=True)
+                if r["result"] != "not started":  # finished; or stopped: budget, SIGTERM, Ctrl-C
+                    print(f"  {describe_outcome(r)}", flush=True)
     finally:
         for s, h in previous.items():
             signal.signal(s, h)
@@ -313,9 +307,7 @@ def submit(profile: str, executor: str, settings, data_dir: str | None = None,
     jobs = cluster.submit(store, todo, str(data_root), executor, settings, profile)
     if wait:
         for job in jobs:
-            r = job.result()
-            print(f"  {r['run_id']}: {r['result']}" + (f", test error {r['test_error']:.2f}%"
-                                                      if "test_error" in r else ""), flush=True)
+            print(f"  {describe_outcome(job.result())}", flush=True)
     after = status(store, plan(profile))
     print(status_table(after))
     return after

@@ -47,6 +47,7 @@ import torch
 
 from . import atomic
 from .config import RunConfig
+from .launch import describe_outcome, job_outcome
 from .store import RunStore
 from .train import Interrupted, StopTraining, default_device
 
@@ -132,10 +133,10 @@ class TrainJob:
             print(f"{config.run_id}: {e}; partial record {kept}", flush=True)
             if signum in REQUEUE_SIGNALS:
                 _requeue(requeue_with)  # exits the process when submitit runs this job
-            return {"run_id": config.run_id, "result": "stopped", "detail": str(e)}
-        print(f"{config.run_id}: finished, test error {run.final_error('test'):.2f}%", flush=True)
-        return {"run_id": config.run_id, "result": "finished",
-                "test_error": run.final_error("test")}
+            return job_outcome(config.run_id, stopped=e)
+        outcome = job_outcome(config.run_id, run)
+        print(describe_outcome(outcome), flush=True)
+        return outcome
 
     def checkpoint(self, *args, **kwargs):
         """What submitit requeues: this job again (it holds only paths and the config); it

@@ -3,9 +3,10 @@ index with the claim, the paper's numbers and the computed verdict of each profi
 
     python -m resnet_lib.html_report --profile cpu     # also done by `make report`
 
-Writes results/<profile>/report/index.html, NN_name.html and report.css, for the profile and for
-every other profile with executed notebooks (their indexes show them side by side). Pages are
-nbconvert's JupyterLab HTML (report_templates/claim_page, stylesheet shared) with the code hidden (the library does the work; the notebooks'
+Writes results/<profile>/report/index.html and NN_name.html, for the profile and for every other
+profile with executed notebooks (their indexes show them side by side), and results/report.css,
+the stylesheet all the pages share. Pages are nbconvert's JupyterLab HTML
+(report_templates/claim_page) with the code hidden (the library does the work; the notebooks'
 source is one click away in notebooks/), the figures inline, the training progress bars
 (stderr) left out. The index is a Jinja2 template (report_templates/index.html.j2).
 """
@@ -52,9 +53,15 @@ def verdict_text(record: dict) -> str:
 
 
 # The pages' nbconvert template (report_templates/claim_page): JupyterLab's, with its stylesheet
-# linked from the shared STYLESHEET rather than inlined in every page.
+# (about 260 KB) linked rather than inlined in every page: one copy at results/report.css serves
+# every profile's pages, which sit two folders below it (results/<profile>/report/).
 PAGE_TEMPLATE = "claim_page"
 STYLESHEET = "report.css"
+STYLESHEET_FROM_PAGE = f"../../{STYLESHEET}"
+
+
+def stylesheet_path(results_root: Path = RESULTS_DIR) -> Path:
+    return results_root / STYLESHEET
 
 
 def _exporter():
@@ -80,7 +87,7 @@ def stylesheet() -> str:
 
 def render_page(executed: Path, header_markdown: str) -> str:
     """One executed notebook as HTML: a header cell, then the notebook with its code hidden and
-    its stderr (progress bars, warnings) left out; styled by STYLESHEET beside it."""
+    its stderr (progress bars, warnings) left out; styled by the shared STYLESHEET."""
     import nbformat
 
     nb = copy.deepcopy(nbformat.read(executed, as_version=4))
@@ -92,7 +99,7 @@ def render_page(executed: Path, header_markdown: str) -> str:
     header.id = "report-header"  # fixed, not random: an unchanged page rebuilds byte for byte
     nb.cells.insert(0, header)
     html, _ = _exporter().from_notebook_node(
-        nb, resources={"metadata": {"name": executed.stem}, "report_stylesheet": STYLESHEET})
+        nb, resources={"metadata": {"name": executed.stem}, "report_stylesheet": STYLESHEET_FROM_PAGE})
     # pandas writes an undefined value (the sd of a single seed) as NaN; the reader sees a blank
     # cell, as in the CSV files
     return re.sub(r"<td>NaN</td>", "<td></td>", html)
@@ -129,20 +136,19 @@ def report_profiles(profile: str, results_root: Path = RESULTS_DIR) -> list[str]
 
 def build(profile: str, results_root: Path = RESULTS_DIR) -> Path:
     """Write the report of `profile` and of every profile shown beside it (report_profiles):
-    pages, stylesheet and index each; return `profile`'s index. Building all of them keeps each
+    pages and index each, and their shared stylesheet; return `profile`'s index. Building all of them keeps each
     index's columns and each page's links current; unchanged pages rebuild byte for byte."""
     group = report_profiles(profile, results_root)
     # read once for all the reports built here: each index shows every profile of the group
     executed_by = {p: executed_notebooks(p, results_root) for p in group}
     results_by = {p: claim_results(p, results_root) for p in group}
-    css = stylesheet()
+    atomic.write_text(stylesheet_path(results_root), stylesheet())
     for p in group:
-        _build_one(p, executed_by, results_by, css, results_root)
+        _build_one(p, executed_by, results_by, results_root)
     return report_dir(profile, results_root) / "index.html"
 
 
-def _build_one(profile: str, executed_by: dict, results_by: dict, css: str,
-               results_root: Path) -> None:
+def _build_one(profile: str, executed_by: dict, results_by: dict, results_root: Path) -> None:
     import jinja2
 
     out = report_dir(profile, results_root)
@@ -161,7 +167,6 @@ def _build_one(profile: str, executed_by: dict, results_by: dict, css: str,
         rows.append({"number": number, "source": source, "sentence": sentence,
                      "paper": claims.module(number).PAPER_HEADLINE, "cells": cells})
 
-    atomic.write_text(out / STYLESHEET, css)
     for number, executed in executed_by[profile].items():
         others = [f"[the same under `{p}`](../../{p}/report/{executed.stem}.html)" for p in shown
                   if p != profile and number in executed_by[p]]

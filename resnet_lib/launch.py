@@ -26,15 +26,22 @@ import torch
 RUNS_PER_GPU = 1
 
 
-def processes_per_gpu() -> int:
-    """Runs trained at once on one GPU: what `make bench` measured best on a GPU (its record
-    results/bench/cuda.json, "processes_per_gpu"), else RUNS_PER_GPU."""
+def cuda_bench_record() -> dict:
+    """`make bench`'s record on a GPU (results/bench/cuda.json), or {} where there is none: what
+    the launcher (processes_per_gpu) and a campaign's GPU cost (campaign.recorded_gpu_step) use."""
     from .store import RESULTS_DIR
 
     try:
-        k = json.loads((RESULTS_DIR / "bench" / "cuda.json").read_text())["processes_per_gpu"]
-    except (OSError, ValueError, KeyError, TypeError):
-        return RUNS_PER_GPU
+        record = json.loads((RESULTS_DIR / "bench" / "cuda.json").read_text())
+    except (OSError, ValueError):
+        return {}
+    return record if isinstance(record, dict) else {}
+
+
+def processes_per_gpu() -> int:
+    """Runs trained at once on one GPU: what `make bench` measured best on a GPU (its record's
+    "processes_per_gpu"), else RUNS_PER_GPU."""
+    k = cuda_bench_record().get("processes_per_gpu")
     return k if isinstance(k, int) and k >= 1 else RUNS_PER_GPU
 
 
@@ -98,3 +105,21 @@ def exit_if_orphaned() -> None:
     """In a worker whose launcher is gone: exit at once (nobody is waiting for a result)."""
     if _LAUNCHER_PID is not None and os.getppid() != _LAUNCHER_PID:
         os._exit(128 + signal.SIGTERM)
+
+
+def job_outcome(run_id: str, run=None, stopped: BaseException | None = None) -> dict:
+    """What a process that trains one run (a campaign's worker, a cluster job) returns to the one
+    that launched it, as plain data: "finished" with the run's test error, "stopped" (its budget
+    spent, or a signal) with why, or "not started"."""
+    if run is not None:
+        return {"run_id": run_id, "result": "finished", "test_error": run.final_error("test")}
+    if stopped is not None:
+        return {"run_id": run_id, "result": "stopped", "detail": str(stopped)}
+    return {"run_id": run_id, "result": "not started"}
+
+
+def describe_outcome(outcome: dict) -> str:
+    """One line for a job_outcome."""
+    if outcome["result"] == "finished":
+        return f"{outcome['run_id']}: finished, test error {outcome['test_error']:.2f}%"
+    return f"{outcome['run_id']}: {outcome.get('detail', outcome['result'])}"
