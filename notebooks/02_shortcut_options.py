@@ -45,7 +45,8 @@ train_missing = None  # None: the profile decides (paper: use what `make campaig
 # %%
 ctx = notebook.setup("02_shortcut_options", profile, depths=depths, seeds=seeds,
                      train_missing=train_missing)
-runs = ctx.runs(claim.configs(profile, ctx.depths, ctx.seeds), data=data_dir)
+# compared on the depths and seeds that have every option complete (all, where the profile trains)
+runs = claim.complete_sets(ctx.runs(claim.configs(profile, ctx.depths, ctx.seeds), data=data_dir))
 
 # %% [markdown]
 # ## What each option costs

@@ -37,7 +37,7 @@ from resnet_lib.data import load_cifar10
 
 # %% tags=["parameters"]
 profile = "cpu"       # smoke | cpu | paper (resnet_lib/profiles.py)
-depth = None          # None: the profile's depth (paper: 110)
+depth = None          # None: the profile's depth (paper: 56 until ResNet-110 is trained)
 seed = None           # None: the profile's seed
 delete_ks = None      # numbers of units deleted at random
 delete_draws = None   # random draws per k
@@ -51,7 +51,7 @@ ctx = notebook.setup("05_lesion_study", profile, depth=depth, seed=seed, delete_
                      delete_draws=delete_draws, swap_ks=swap_ks, swap_draws=swap_draws,
                      train_missing=train_missing)
 data = load_cifar10(data_dir)
-runs = ctx.runs(claim.configs(profile, ctx.depth, ctx.seed), data=data)
+runs = ctx.runs(claim.configs(profile, ctx.depth, ctx.seed), data=data, require_all=True)
 resnet = next(r for r in runs if r.config.model == "resnet")
 key = notebook.analysis_key(runs, data, claim.ANALYSIS_VERSION, **ctx.params)
 single = ctx.cached_table("single_deletions.csv", key, lambda: claim.single_deletions(runs, data))

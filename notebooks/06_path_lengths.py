@@ -39,7 +39,7 @@ from resnet_lib.data import load_cifar10
 
 # %% tags=["parameters"]
 profile = "cpu"     # smoke | cpu | paper (resnet_lib/profiles.py)
-depth = None        # None: the profile's depth (paper: 110)
+depth = None        # None: the profile's depth (paper: 56 until ResNet-110 is trained)
 seed = None         # None: the profile's seed
 batches = None      # batches of test images
 batch_size = None   # images per batch
@@ -51,7 +51,7 @@ train_missing = None  # None: the profile decides (paper: use what `make campaig
 ctx = notebook.setup("06_path_lengths", profile, depth=depth, seed=seed, batches=batches,
                      batch_size=batch_size, samples=samples, train_missing=train_missing)
 data = load_cifar10(data_dir)
-runs = ctx.runs(claim.configs(profile, ctx.depth, ctx.seed), data=data)
+runs = ctx.runs(claim.configs(profile, ctx.depth, ctx.seed), data=data, require_all=True)
 key = notebook.analysis_key(runs, data, claim.ANALYSIS_VERSION, **ctx.params)
 grads = ctx.cached_table("gradients.csv", key, lambda: claim.measure(
     runs[0], data, ctx.batches, ctx.batch_size, ctx.samples))

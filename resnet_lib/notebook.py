@@ -17,7 +17,7 @@ from .data import REPO_ROOT
 from .models import units_per_stage
 from .provenance import code_version, device_name
 from .profiles import describe, deviations, get_profile
-from .store import RESULTS_DIR, RunStore
+from .store import RESULTS_DIR, RunsNotComplete, RunStore
 
 FIGURES_DIR = Path(os.environ.get("RESNET_LIB_FIGURES", REPO_ROOT / "figures"))
 
@@ -97,12 +97,13 @@ class NotebookContext:
     float_format: str = "%.4g"
     completeness: list | None = None  # set by runs() when the notebook does not train
 
-    def runs(self, configs, data=None) -> list:
+    def runs(self, configs, data=None, require_all: bool = False) -> list:
         """The notebook's runs. Where the notebook trains (`train_missing`: the smoke and cpu
         profiles' default), every run, trained if missing. Otherwise (the paper profile, whose
         runs `make campaign` trains) the complete ones stored so far, after a table of which
         runs are complete, partial (at what iteration) or missing, also saved as
-        completeness.csv and in every record of save_json."""
+        completeness.csv and in every record of save_json. RunsNotComplete if none is complete,
+        or, with `require_all` (an analysis of one particular net), if any is not."""
         if self.params.get("train_missing", True):
             return self.store.get_many(configs, data)
         from .campaign import status
@@ -116,11 +117,19 @@ class NotebookContext:
         self.save_table("completeness.csv", pd.DataFrame(self.completeness))
         print(completeness_text(self.completeness))
         done = [e.config for e in entries if e.state == "done"]
-        if not done:
-            raise RuntimeError(f"none of the {len(configs)} runs of {self.name} under profile "
-                               f"'{self.profile}' is complete yet: `make campaign "
-                               f"PROFILE={self.profile} HOURS=...` trains them (or pass "
-                               "train_missing=True to train them here)")
+        how = (f"`make campaign PROFILE={self.profile} HOURS=...` trains them (or pass "
+               "train_missing=True to train them here)")
+        waiting = [e for e in entries if e.state != "done"]
+        if not done and len(configs) > 3:
+            raise RunsNotComplete(f"none of the {len(configs)} runs of {self.name} under profile "
+                                  f"'{self.profile}' is complete yet: {how}")
+        if waiting and (require_all or not done):  # which, where they are few
+            raise RunsNotComplete(
+                f"{self.name} analyses {', '.join(c.run_id for c in configs)} under profile "
+                f"'{self.profile}'; not complete yet: "
+                + ", ".join(f"{e.config.run_id} ({e.state}, {e.iteration:,} of "
+                            f"{e.config.recipe.iterations:,} iterations)" for e in waiting)
+                + f". {how}")
         return self.store.get_many(done, data)
 
     def __getattr__(self, key):  # ctx.depths, ctx.seeds, ...
@@ -202,13 +211,21 @@ def completeness_text(rows: list[dict]) -> str:
 
 
 def _compute(runs) -> dict:
-    """What the runs cost: seconds in training steps, and wall seconds of the sessions that
-    trained them (parallel workers overlap, so wall time of the notebook is less than the sum)."""
+    """What the runs cost: seconds in training steps, wall seconds of the sessions that trained
+    them (parallel workers overlap, so wall time of the notebook is less than the sum), and the
+    devices that trained them."""
     return {"runs": len(runs),
             "train_seconds_sum": round(sum(r.summary["train_seconds"] for r in runs), 1),
             "wall_seconds_sum": round(sum(r.summary.get("wall_seconds_last_session", 0)
                                           for r in runs), 1),
-            "devices": sorted({r.environment.get("device_name", "?") for r in runs})}
+            "devices": sorted({name for r in runs for name in _devices(r)})}
+
+
+def _devices(run) -> list[str]:
+    """Every device that trained a part of the run (a run may continue across machines: its
+    segments), else the device of its record."""
+    segments = run.summary.get("segments") or []
+    return [s["device_name"] for s in segments] or [run.environment.get("device_name", "?")]
 
 
 def _provenance(run) -> dict:

@@ -214,6 +214,7 @@ def main(argv: list[str] | None = None) -> int:
     params = {k: _literal(v) for k, v in args.parameter}
     import papermill
 
+    waiting = []  # notebooks whose runs the campaign has not finished (notebook.RunsNotComplete)
     try:
         sources = notebook_sources(args.notebooks)
         for source in sources:
@@ -223,12 +224,20 @@ def main(argv: list[str] | None = None) -> int:
                 out = run_notebook(source, args.profile, params, retrain=args.retrain)
             except papermill.PapermillExecutionError as e:
                 kept = failed_copy(source, executed_dir(args.profile, _scope(source, args.profile, params)))
-                print(f"error: {source.stem} failed ({e.ename}: {str(e.evalue).splitlines()[0]}); "
-                      f"its executed copy, figures and tables are unchanged; the failed run is kept at {kept}",
-                      file=sys.stderr)
+                message = (str(e.evalue).splitlines() or [""])[0]
+                unchanged = "its executed copy, figures and tables are unchanged"
+                if e.ename == "RunsNotComplete":  # not a failure: nothing to keep for reading
+                    kept.unlink(missing_ok=True)
+                    print(f"   waiting for runs: {message}; {unchanged}", flush=True)
+                    waiting.append(source.stem)
+                    continue
+                print(f"error: {source.stem} failed ({e.ename}: {message}); {unchanged}; the "
+                      f"failed run is kept at {kept}", file=sys.stderr)
                 return 1
             print(f"   done in {(time.time() - t0) / 60:.1f} min -> {out}",
                   flush=True)
+        if waiting:
+            print(f"== not executed, waiting for runs: {', '.join(waiting)}", flush=True)
         if not params:  # the profile's own report, not an override's: its HTML pages too
             from . import html_report
 

@@ -44,6 +44,12 @@ def retrain_requested() -> bool:
     return os.environ.get("RESNET_LIB_RETRAIN", "") not in ("", "0", "false", "no")
 
 
+class RunsNotComplete(RuntimeError):
+    """Runs an analysis needs are not complete, and are not to be trained where it runs (the
+    paper profile's notebooks use what `make campaign` stored): `make report` says which and
+    goes on with the next notebook."""
+
+
 @dataclass
 class Run:
     """A finished run, as stored."""

@@ -2,6 +2,7 @@
 through the values it recorded (pyhf's pattern), not just for having run."""
 
 import json
+import re
 import time
 
 import pandas as pd
@@ -171,13 +172,57 @@ def test_a_notebook_that_does_not_train_says_what_is_complete_partial_or_missing
     record = json.loads((results / "verdict.json").read_text())
     assert len(record["runs"]) == 2 and len(record["completeness"]) == 4
     assert not (RunStore.for_profile("smoke").root / plain26.run_id).exists()  # nothing trained
-    with pytest.raises(papermill.PapermillExecutionError, match="none of the 2 runs"):
+    with pytest.raises(papermill.PapermillExecutionError,
+                       match=r"not complete yet: plain-depth32-s0-\w+ \(missing, 0 of 8"):
         report.run_notebook(NB01, "smoke", {"depths": [32], "seeds": [0], "train_missing": False,
                                             "data_dir": str(cifar_dir)}, output_dir=out)
 
 
+def test_an_analysis_of_particular_nets_waits_until_each_is_complete(nb01, cifar_dir):
+    # notebooks 05 and 06 analyse one ResNet and one plain net: the paper profile's way
+    # (train_missing=False) with plain-8 stored by nb01 and ResNet-26 not
+    from resnet_lib.config import RunConfig
+
+    recipe = get_profile("smoke").recipe
+    ctx = notebook.setup("05_lesion_study", "smoke", depth=8, seed=0, delete_ks=None,
+                         delete_draws=None, swap_ks=None, swap_draws=None, train_missing=False)
+    configs = [RunConfig("plain", 0, recipe, {"depth": 8}), RunConfig("resnet", 0, recipe, {"depth": 26})]
+    assert [r.config for r in ctx.runs(configs, str(cifar_dir))] == configs[:1]  # what is complete
+    with pytest.raises(notebook.RunsNotComplete,
+                       match=r"not complete yet: resnet-depth26-s0-\w+ \(missing, 0 of 8 iterations\)"):
+        ctx.runs(configs, str(cifar_dir), require_all=True)
+
+
+def test_make_report_goes_on_past_a_notebook_that_waits_for_runs(nb01, cifar_dir, capsys):
+    # notebooks 05 and 06 on ResNet-26, which no test trains to the end
+    args = ["--profile", "smoke", "-p", "train_missing", "False", "-p", "data_dir", repr(str(cifar_dir))]
+    assert report.main(["05", "06", *args, "-p", "depth", "26"]) == 0
+    out = capsys.readouterr().out
+    assert re.search(r"waiting for runs: 06_path_lengths analyses resnet-depth26-s0-\w+ under "
+                     r"profile 'smoke'; not complete yet: resnet-depth26-s0-\w+ \(missing, 0 of 8 "
+                     r"iterations\)", out)
+    assert "== not executed, waiting for runs: 05_lesion_study, 06_path_lengths" in out
+    scope = report.executed_dir("smoke", "depth=26")
+    for name in ("05_lesion_study", "06_path_lengths"):  # nothing failed: no failed copies kept
+        assert not report.failed_copy(report.NOTEBOOKS_DIR / f"{name}.py", scope).exists()
+
+
 NB02 = report.NOTEBOOKS_DIR / "02_shortcut_options.py"
 NB03 = report.NOTEBOOKS_DIR / "03_identity_mappings.py"
+
+
+def test_the_compute_record_names_every_device_that_trained_a_part_of_a_run():
+    from types import SimpleNamespace
+
+    moved = SimpleNamespace(  # a run continued across machines: its segments
+        summary={"train_seconds": 10.0, "segments": [{"device_name": "NVIDIA H100"},
+                                                      {"device_name": "Intel Xeon (2 threads)"},
+                                                      {"device_name": "NVIDIA H100"}]},
+        environment={"device_name": "NVIDIA H100"})
+    older = SimpleNamespace(summary={"train_seconds": 5.0}, environment={"device_name": "AMD EPYC"})
+    compute = notebook._compute([moved, older])
+    assert compute["devices"] == ["AMD EPYC", "Intel Xeon (2 threads)", "NVIDIA H100"]
+    assert compute["train_seconds_sum"] == 15.0
 
 
 def test_notebook_02_records_options_costs_and_a_paired_verdict(cifar_dir):

@@ -102,6 +102,19 @@ def test_claim4_holds_when_resnets_respond_less_and_less_with_depth():
         "32/20, 44/32 (of 32/20, 44/32)")
 
 
+def test_claim4_says_what_is_not_measured_and_claims_nothing_of_no_comparison():
+    # the paper profile part-way: plain at 20 and 56, the ResNet at 20 only, one seed
+    layers, draws = claim4_tables({20: 0.8, 56: 0.6}, net_sd=0.0, seeds=1)
+    keep = lambda df: df[(df["family"] == "plain") | (df["depth"] == 20)]
+    v = layer_responses.verdict(keep(layers), keep(draws))
+    assert list(v["resnet_vs_plain"]) == [20] and v["deeper_resnet"] == {}
+    assert v["all_deeper_smaller"] is None and v["all_resnet_smaller"] is False
+    assert "Deeper against shallower ResNet: not measured (ResNets at depth 20 only)." in v["text"]
+    assert layer_responses.in_brief({"verdict": v}) == (
+        "ResNet responds less than plain: undecided (one net per model); deeper ResNet responds "
+        "less: not measured yet (complete ResNets at fewer than two depths)")
+
+
 def test_claim4_fails_when_resnets_respond_more():
     v = layer_responses.verdict(*claim4_tables({20: 1.4, 32: 1.6}, net_sd=0.03))
     assert not v["all_resnet_smaller"] and not v["all_deeper_smaller"]
@@ -328,3 +341,22 @@ def test_claim3_within_noise_says_which_paper_effects_it_could_not_see():
     assert fams["activation"]["paper_effects_detectable"] == []  # 1.24 points: far below the limit
     assert fams["activation"]["smallest_detectable_change"] > 5
     assert "of the paper's effects, 0 of 1 are that large (none)." in fams["activation"]["text"]
+
+
+def test_claim2_compares_only_depths_and_seeds_with_every_option_complete(capsys):
+    from types import SimpleNamespace
+
+    from resnet_lib.store import RunsNotComplete
+
+    def run(option, depth, seed):
+        options = {"depth": depth} if option == "A" else {"depth": depth, "shortcut": option}
+        return SimpleNamespace(config=SimpleNamespace(model_options=options),
+                               summary={"depth": depth, "seed": seed})
+
+    # a campaign part-way: depth 20 seed 0 whole, seed 1 has A only, depth 56 has A and B
+    runs = [run(o, 20, 0) for o in "ABC"] + [run("A", 20, 1), run("A", 56, 0), run("B", 56, 0)]
+    kept = shortcut_options.complete_sets(runs)
+    assert kept == runs[:3]
+    assert "depth 20 seed 1 (has A), depth 56 seed 0 (has A, B)" in capsys.readouterr().out
+    with pytest.raises(RunsNotComplete, match="no depth and seed has options A, B, C all complete"):
+        shortcut_options.complete_sets(runs[3:])

@@ -130,8 +130,15 @@ def verdict(layers, draws) -> dict:
         out["deeper_resnet"][f"{b}/{a}"] = r
         texts.append(f"ResNet-{b} / ResNet-{a} mean response std = {r['ratio']:.2f} "
                      f"({interval(r)}) - {judged}")
-    out["all_resnet_smaller"] = all(v["holds"] for v in out["resnet_vs_plain"].values())
-    out["all_deeper_smaller"] = all(v["holds"] for v in out["deeper_resnet"].values())
+    if not out["resnet_vs_plain"]:
+        texts.append("ResNet against plain: not measured (no depth with both nets complete).")
+    if not out["deeper_resnet"]:
+        texts.append(f"Deeper against shallower ResNet: not measured (ResNets at "
+                     f"{'depth ' + str(res_depths[0]) if res_depths else 'no depth'} only).")
+    # None where nothing was compared: "every comparison holds" must not be true of no comparison
+    for key, results in (("all_resnet_smaller", out["resnet_vs_plain"]),
+                         ("all_deeper_smaller", out["deeper_resnet"])):
+        out[key] = all(v["holds"] for v in results.values()) if results else None
     if noise_sd is not None:
         texts.append(f"Net-to-net variation: sd of log mean response std {noise_sd:.3f} between "
                      f"nets that differ only in seed ({dof} dof).")
@@ -160,12 +167,16 @@ def in_brief(record: dict) -> str:
     in depth the deeper ResNet does."""
     v = record["verdict"]
 
-    def where(results: dict, claim: str, unit: str) -> str:
-        if results and not any(r["decided"] for r in results.values()):
+    def where(results: dict, claim: str, unit: str, missing: str) -> str:
+        if not results:
+            return f"{claim}: not measured yet ({missing})"
+        if not any(r["decided"] for r in results.values()):
             return f"{claim}: undecided (one net per model)"
         held = [str(k) for k, r in results.items() if r["holds"]]  # int keys until saved as JSON
         at = f"{unit} {', '.join(held)}" if held else "none"
         return f"{claim}, beyond net-to-net variation: at {at} (of {', '.join(map(str, results))})"
 
-    return "; ".join([where(v["resnet_vs_plain"], "ResNet responds less than plain", "depth"),
-                      where(v["deeper_resnet"], "deeper ResNet responds less", "depth pair")])
+    return "; ".join([where(v["resnet_vs_plain"], "ResNet responds less than plain", "depth",
+                            "no depth with both nets complete"),
+                      where(v["deeper_resnet"], "deeper ResNet responds less", "depth pair",
+                            "complete ResNets at fewer than two depths")])

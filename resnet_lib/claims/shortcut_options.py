@@ -15,6 +15,7 @@ from ..config import RunConfig
 from ..evaluation import one_test_set
 from ..profiles import get_profile
 from ..stats import mean_interval, pooled_sd
+from ..store import RunsNotComplete
 from . import seeds_in_words
 
 OPTIONS = ("A", "B", "C")
@@ -43,6 +44,23 @@ def configs(profile: str, depths: list[int], seeds: list[int]) -> list[RunConfig
 
 def option_of(run) -> str:
     return run.config.model_options.get("shortcut", "A")
+
+
+def complete_sets(runs) -> list:
+    """The runs whose depth and seed have every option complete: the options are compared on
+    the same depths and seeds (paired gaps). Where runs come from a campaign (paper profile),
+    a set may be part-trained; RunsNotComplete if no set is whole."""
+    have: dict[tuple, set] = {}
+    for r in runs:
+        have.setdefault((r.summary["depth"], r.summary["seed"]), set()).add(option_of(r))
+    whole = {k for k, options in have.items() if options == set(OPTIONS)}
+    if not whole:
+        raise RunsNotComplete(f"no depth and seed has options {', '.join(OPTIONS)} all complete yet")
+    left = sorted(k for k in have if k not in whole)
+    if left:
+        print("Left out until their set of options is complete: "
+              + ", ".join(f"depth {d} seed {s} (has {', '.join(sorted(have[(d, s)]))})" for d, s in left))
+    return [r for r in runs if (r.summary["depth"], r.summary["seed"]) in whole]
 
 
 def cost_table(depths: list[int]) -> "pd.DataFrame":
