@@ -99,7 +99,8 @@ def render_page(executed: Path, header_markdown: str) -> str:
     header.id = "report-header"  # fixed, not random: an unchanged page rebuilds byte for byte
     nb.cells.insert(0, header)
     html, _ = _exporter().from_notebook_node(
-        nb, resources={"metadata": {"name": executed.stem}, "report_stylesheet": STYLESHEET_FROM_PAGE})
+        nb, resources={"metadata": {"name": executed.stem},
+                       "report_stylesheet": STYLESHEET_FROM_PAGE})
     # pandas writes an undefined value (the sd of a single seed) as NaN; the reader sees a blank
     # cell, as in the CSV files
     return re.sub(r"<td>NaN</td>", "<td></td>", html)
@@ -136,8 +137,9 @@ def report_profiles(profile: str, results_root: Path = RESULTS_DIR) -> list[str]
 
 def build(profile: str, results_root: Path = RESULTS_DIR) -> Path:
     """Write the report of `profile` and of every profile shown beside it (report_profiles):
-    pages and index each, and their shared stylesheet; return `profile`'s index. Building all of them keeps each
-    index's columns and each page's links current; unchanged pages rebuild byte for byte."""
+    pages and index each, and their shared stylesheet; return `profile`'s index. Building all
+    of them keeps each index's columns and each page's links current; unchanged pages rebuild
+    byte for byte."""
     group = report_profiles(profile, results_root)
     # read once for all the reports built here: each index shows every profile of the group
     executed_by = {p: executed_notebooks(p, results_root) for p in group}

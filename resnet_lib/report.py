@@ -65,7 +65,8 @@ def run_notebook(source: Path, profile: str, parameters: dict | None = None,
     The notebook is executed into a temporary file, and writes its figures and tables into a
     temporary folder (notebook.staged); they replace the executed copy and the published outputs
     only when every cell succeeded. A failed notebook leaves the previous copy as it was and is kept for
-    reading as <output_dir>/failed/<name>.ipynb (papermill's PapermillExecutionError is raised)."""
+    reading as <output_dir>/failed/<name>.ipynb (papermill's PapermillExecutionError is raised);
+    one that waits for runs a campaign has not finished (store.RunsNotComplete) is not kept."""
     import papermill
 
     get_profile(profile)  # fail before starting a kernel on an unknown profile
@@ -93,8 +94,10 @@ def run_notebook(source: Path, profile: str, parameters: dict | None = None,
                                            parameters=parameters, kernel_name="python3",
                                            cwd=str(NOTEBOOKS_DIR), progress_bar=False,
                                            kernel_manager_class=_ipc_kernel_manager())
-            except papermill.PapermillExecutionError:
-                if staged.exists():
+            except papermill.PapermillExecutionError as e:
+                if e.ename == "RunsNotComplete":  # waiting for the campaign, not a failure
+                    failed.unlink(missing_ok=True)
+                elif staged.exists():
                     failed.parent.mkdir(parents=True, exist_ok=True)
                     atomic.write_text(failed, staged.read_text())
                 raise
@@ -223,14 +226,13 @@ def main(argv: list[str] | None = None) -> int:
             try:
                 out = run_notebook(source, args.profile, params, retrain=args.retrain)
             except papermill.PapermillExecutionError as e:
-                kept = failed_copy(source, executed_dir(args.profile, _scope(source, args.profile, params)))
                 message = (str(e.evalue).splitlines() or [""])[0]
                 unchanged = "its executed copy, figures and tables are unchanged"
-                if e.ename == "RunsNotComplete":  # not a failure: nothing to keep for reading
-                    kept.unlink(missing_ok=True)
+                if e.ename == "RunsNotComplete":  # run_notebook keeps no failed copy of it
                     print(f"   waiting for runs: {message}; {unchanged}", flush=True)
                     waiting.append(source.stem)
                     continue
+                kept = failed_copy(source, executed_dir(args.profile, _scope(source, args.profile, params)))
                 print(f"error: {source.stem} failed ({e.ename}: {message}); {unchanged}; the "
                       f"failed run is kept at {kept}", file=sys.stderr)
                 return 1

@@ -55,11 +55,13 @@ def complete_sets(runs) -> list:
         have.setdefault((r.summary["depth"], r.summary["seed"]), set()).add(option_of(r))
     whole = {k for k, options in have.items() if options == set(OPTIONS)}
     if not whole:
-        raise RunsNotComplete(f"no depth and seed has options {', '.join(OPTIONS)} all complete yet")
+        raise RunsNotComplete(f"no depth and seed has options {', '.join(OPTIONS)} "
+                              "all complete yet")
     left = sorted(k for k in have if k not in whole)
     if left:
         print("Left out until their set of options is complete: "
-              + ", ".join(f"depth {d} seed {s} (has {', '.join(sorted(have[(d, s)]))})" for d, s in left))
+              + ", ".join(f"depth {d} seed {s} (has {', '.join(sorted(have[(d, s)]))})"
+                          for d, s in left))
     return [r for r in runs if (r.summary["depth"], r.summary["seed"]) in whole]
 
 
