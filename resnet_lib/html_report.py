@@ -57,7 +57,8 @@ def verdict_text(record: dict) -> str:
 # every profile's pages, which sit two folders below it (results/<profile>/report/).
 PAGE_TEMPLATE = "claim_page"
 STYLESHEET = "report.css"
-STYLESHEET_FROM_PAGE = f"../../{STYLESHEET}"
+RESULTS_ROOT_FROM_PAGE = "../../"  # a page (results/<profile>/report/x.html) to results/
+STYLESHEET_FROM_PAGE = f"{RESULTS_ROOT_FROM_PAGE}{STYLESHEET}"
 
 
 def stylesheet_path(results_root: Path = RESULTS_DIR) -> Path:
@@ -157,7 +158,7 @@ def _build_one(profile: str, executed_by: dict, results_by: dict, results_root: 
     shown = sorted(executed_by, key=lambda p: p != profile)  # this profile's column first
 
     def link(p: str, page: str) -> str:
-        return page if p == profile else f"../../{p}/report/{page}"
+        return page if p == profile else f"{RESULTS_ROOT_FROM_PAGE}{p}/report/{page}"
 
     rows = []
     for number in claims.NOTEBOOKS:
@@ -170,7 +171,7 @@ def _build_one(profile: str, executed_by: dict, results_by: dict, results_root: 
                      "paper": claims.module(number).PAPER_HEADLINE, "cells": cells})
 
     for number, executed in executed_by[profile].items():
-        others = [f"[the same under `{p}`](../../{p}/report/{executed.stem}.html)" for p in shown
+        others = [f"[the same under `{p}`]({link(p, executed.stem + '.html')})" for p in shown
                   if p != profile and number in executed_by[p]]
         header = " · ".join(["[All claims](index.html)", f"profile `{profile}`", *others])
         atomic.write_text(out / f"{executed.stem}.html", render_page(executed, header))

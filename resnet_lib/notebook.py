@@ -117,20 +117,24 @@ class NotebookContext:
         self.save_table("completeness.csv", pd.DataFrame(self.completeness))
         print(completeness_text(self.completeness))
         done = [e.config for e in entries if e.state == "done"]
-        how = (f"`make campaign PROFILE={self.profile} HOURS=...` trains them (or pass "
-               "train_missing=True to train them here)")
         waiting = [e for e in entries if e.state != "done"]
-        if not done and len(configs) > 3:
-            raise RunsNotComplete(f"none of the {len(configs)} runs of {self.name} under profile "
-                                  f"'{self.profile}' is complete yet: {how}")
-        if waiting and (require_all or not done):  # which, where they are few
-            raise RunsNotComplete(
-                f"{self.name} analyses {', '.join(c.run_id for c in configs)} under profile "
-                f"'{self.profile}'; not complete yet: "
-                + ", ".join(f"{e.config.run_id} ({e.state}, {e.iteration:,} of "
-                            f"{e.config.recipe.iterations:,} iterations)" for e in waiting)
-                + f". {how}")
+        if waiting and (require_all or not done):
+            raise RunsNotComplete(self._not_complete_message(configs, waiting))
         return self.store.get_many(done, data)
+
+    def _not_complete_message(self, configs, waiting, named: int = 3) -> str:
+        """Which runs the notebook analyses and which are not complete (state, iteration), the
+        furthest along first: by name where they are few, the first `named` and a count where
+        they are many."""
+        waiting = sorted(waiting, key=lambda e: -e.iteration)
+        what = (", ".join(c.run_id for c in configs) if len(configs) <= named
+                else f"{len(configs)} runs")
+        shown = ", ".join(f"{e.config.run_id} ({e.state}, {e.iteration:,} of "
+                          f"{e.config.recipe.iterations:,} iterations)" for e in waiting[:named])
+        more = f" and {len(waiting) - named} more" if len(waiting) > named else ""
+        return (f"{self.name} analyses {what} under profile '{self.profile}'; not complete yet: "
+                f"{shown}{more}. `make campaign PROFILE={self.profile} HOURS=...` trains them "
+                "(or pass train_missing=True to train them here)")
 
     def __getattr__(self, key):  # ctx.depths, ctx.seeds, ...
         try:

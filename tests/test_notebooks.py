@@ -285,6 +285,23 @@ def test_notebook_03_trains_every_variant_and_judges_each_family(cifar_dir):
     assert notebook.FIGURES_DIR.joinpath("smoke", "03_identity_mappings.png").stat().st_size > 10_000
 
 
+def test_notebook_03_part_way_through_a_campaign_says_what_it_cannot_compare_yet(cifar_dir):
+    # the paper profile's way (train_missing=False) with the variants stored (by the test above,
+    # or here) and the original unit's seed 7 never trained: nothing to compare the variants with
+    report.run_notebook(NB03, "smoke", {"data_dir": str(cifar_dir)})
+    executed = report.run_notebook(NB03, "smoke", {"original_seeds": [7], "train_missing": False,
+                                                   "data_dir": str(cifar_dir)})
+    assert "not started; the analysis below uses the complete ones" in executed.read_text()
+    results = executed.parent.parent / "03_identity_mappings"
+    assert (pd.read_csv(results / "completeness.csv")["state"] == "missing").sum() == 2
+    v = json.loads((results / "verdict.json").read_text())["verdict"]
+    for net in v["nets"].values():
+        assert net["original_error"] is None
+        assert all(f["not_compared"] == "the original unit has no complete run"
+                   for f in net["families"].values())
+    assert "not compared with the original unit" in v["text"]
+
+
 def test_notebook_03_refuses_an_unknown_variant(cifar_dir):
     with pytest.raises(papermill.PapermillExecutionError, match="unknown variant 'gated'"):
         report.run_notebook(NB03, "smoke", {"variants": ["original", "gated"], "data_dir": str(cifar_dir)})

@@ -343,6 +343,33 @@ def test_claim3_within_noise_says_which_paper_effects_it_could_not_see():
     assert "of the paper's effects, 0 of 1 are that large (none)." in fams["activation"]["text"]
 
 
+def test_claim3_part_way_through_a_campaign_says_what_it_cannot_compare_yet(tmp_path):
+    # the paper profile's analysis sees only the complete runs: any subset of the table
+    no_original = claim3_table({"dropout_shortcut": 3.0, "full_preactivation": -1.0}, 0.2)
+    v = identity_mappings.verdict_from_table(no_original)
+    assert v["nets"]["ResNet-20"]["families"]["shortcut"]["not_compared"] == \
+        "the original unit has no complete run"
+    assert "dropout_shortcut not compared with the original unit" in v["text"]
+    one_seed = claim3_table({"original": 0.0, "dropout_shortcut": 30.0}, 0.2, seeds=1)
+    assert "Table 1: not compared yet (no variant has two complete seeds" in \
+        identity_mappings.in_brief({"verdict": identity_mappings.verdict_from_table(one_seed)})
+    only_original = identity_mappings.verdict_from_table(claim3_table({"original": 0.0}, 0.2))
+    assert identity_mappings.in_brief({"verdict": only_original}) == \
+        "ResNet-20: only the original unit complete so far"
+    # two nets, one complete enough to judge and one without its original unit
+    bottleneck = claim3_table({"dropout_shortcut": 3.0}, 0.2).assign(
+        net="ResNet-164 bottleneck", bottleneck=True)
+    both = pd.concat([claim3_table({"original": 0.0, "dropout_shortcut": 30.0}, 0.2), bottleneck])
+    v = identity_mappings.verdict_from_table(both)
+    judged = v["nets"]["ResNet-20"]["families"]["shortcut"]
+    assert judged["worse_than_original"] == ["dropout_shortcut"]
+    assert "not_compared" in v["nets"]["ResNet-164 bottleneck"]["families"]["shortcut"]
+    identity_mappings.comparison_from_table(both).to_csv(tmp_path / "comparison.csv", index=False)
+    assert identity_mappings.headline({}, tmp_path).endswith(
+        "ResNet-164 bottleneck: original unit, 1x1 conv shortcut, full pre-activation "
+        "not complete yet")
+
+
 def test_claim2_compares_only_depths_and_seeds_with_every_option_complete(capsys):
     from types import SimpleNamespace
 

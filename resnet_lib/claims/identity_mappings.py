@@ -266,9 +266,19 @@ def verdict_from_table(df, split: str = "test") -> dict:
                "fail_threshold_informative": informative, "families": {}}
         for family, table_no in (("shortcut", "Table 1"), ("activation", "Table 2")):
             sub = sub_net[sub_net["family"] == family]
-            if sub.empty or "ours_vs_original" not in sub:
+            if sub.empty:
                 continue
-            judged = sub.dropna(subset=["ours_vs_original"])
+            judged = (sub.dropna(subset=["ours_vs_original"]) if "ours_vs_original" in sub
+                      else sub.iloc[:0])
+            if judged.empty:  # a campaign part-way: say what is missing, judge nothing
+                reason = ("the original unit has no complete run" if base_err is None else
+                          "no variant has two complete seeds to measure seed noise with")
+                line = (f"{net}, {table_no} ({family} variants): {', '.join(sub['variant'])} "
+                        f"not compared with the original unit: {reason}.")
+                rec["families"][family] = {"variants": list(sub["variant"]), "not_compared": reason,
+                                           "text": line}
+                texts.append(line)
+                continue
             agree = [r.variant for r in judged.itertuples()
                      if r.ours_vs_original == r.paper_vs_original
                      or (r.paper_vs_original == "about equal" and r.ours_vs_original == "within noise")]
@@ -298,6 +308,8 @@ def verdict_from_table(df, split: str = "test") -> dict:
                 "paper_fail": paper_fails, "smallest_detectable_change": half,
                 "paper_effects_detectable": detectable, "text": line}
             texts.append(line)
+        if not rec["families"]:
+            texts.append(f"{net}: only the original unit is complete; no variant to compare yet.")
         if noise_sd is not None:
             texts.append(f"{net}: seed noise sd {noise_sd:.2f} points of {split} error ({dof} dof), "
                          "from the variants trained with more than one seed.")
@@ -322,6 +334,9 @@ def headline(record: dict, folder) -> str:
     for net, g in df.groupby("net", sort=False):
         g = g.set_index("variant")
         shown = [v for v in HEADLINE_VARIANTS if v in g.index]
+        if not shown:  # a campaign part-way: none of the headline's variants complete yet
+            parts.append(f"{net}: {', '.join(HEADLINE_NAMES.values())} not complete yet")
+            continue
         errors = ", ".join(f"{HEADLINE_NAMES[v]} {g.loc[v, 'test_error_median']:.2f}%" for v in shown)
         seeds = seeds_in_words(g.loc[shown, "seeds"]).replace("mean of", "median over")
         parts.append(f"{net}: {errors} ({seeds})")
@@ -333,15 +348,20 @@ def in_brief(record: dict) -> str:
     the smallest change these seeds resolve."""
     parts = []
     for net, rec in record["verdict"]["nets"].items():
+        if not rec["families"]:
+            parts.append(f"{net}: only the original unit complete so far")
         for family, table in (("shortcut", "Table 1"), ("activation", "Table 2")):
             if family not in rec["families"]:
                 continue
             f = rec["families"][family]
+            if "not_compared" in f:
+                parts.append(f"{net}, {table}: not compared yet ({f['not_compared']})")
+                continue
             parts.append(f"{net}, {table}: {len(f['worse_than_original'])} of {len(f['variants'])} "
                          f"variants worse than the original beyond seed noise, "
                          f"{len(f['better_than_original'])} better")
         half = next((f["smallest_detectable_change"] for f in rec["families"].values()
-                     if f["smallest_detectable_change"] is not None), None)
+                     if f.get("smallest_detectable_change") is not None), None)
         if half is not None:
             parts[-1] += f" (changes below {half:.1f} points not resolved)"
     return "; ".join(parts)
