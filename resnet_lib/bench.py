@@ -40,7 +40,7 @@ from .data import Cifar10, Split, find_data_dir, load_cifar10
 from .profiles import PAPER_RECIPE
 from .provenance import environment
 from .store import RESULTS_DIR
-from .train import Trainer, default_device
+from .train import Trainer, default_device, step_kind
 
 # The CPU targets, each judged on ResNet-20 against numbers measured in the same run. The fp32
 # step reached about 81% of the fp32 matmul ceiling (and 1.5x the baseline) on the 2-core AMD
@@ -73,15 +73,17 @@ def _data() -> Cifar10:
 
 
 def ours(depth: int, data: Cifar10, device, seconds: float, precision: str = "fp32",
-         recipe=None, cuda_graph: bool | None = None) -> float:
+         recipe=None, cuda_graph: bool | None = None, compiled: bool | None = None) -> float:
     """images/s of the project's training step, after warm-up steps, over ~`seconds`; under
-    `recipe` if given (its batch size and precision), else the paper's at batch 128. On a GPU
-    the step is a CUDA graph unless cuda_graph=False."""
-    recipe = recipe or PAPER_RECIPE.compressed(10_000, eval_every=10**9, log_every=10**9,
-                                                train_eval_images=1, precision=precision)
+    `recipe` if given (its batch size and precision), else the paper's at batch 128. The step
+    a paper run takes on this device (train.Trainer): a CUDA graph on a GPU, compiled on a CPU,
+    unless cuda_graph=False or compiled=False (the eager step)."""
+    recipe = recipe or PAPER_RECIPE.compressed(PAPER_RECIPE.iterations, eval_every=10**9,
+                                                log_every=10**9, train_eval_images=1,
+                                                precision=precision)
     trainer = Trainer(RunConfig("resnet", 0, recipe, {"depth": depth}), data, device=device,
-                      progress=False, cuda_graph=cuda_graph)
-    for _ in range(5):  # the graph step captures at its 4th
+                      progress=False, cuda_graph=cuda_graph, compiled=compiled)
+    for _ in range(5):  # the graph step captures at its 4th; the compiled step compiles at its 1st
         trainer._step()
     return _timed(trainer._step, device, seconds, batch=recipe.batch_size)
 
@@ -293,6 +295,7 @@ def main(argv=None) -> int:
     data = _data()
     ceiling = {"fp32": matmul_ceiling(device, "fp32", args.seconds / 2)}
     print(f"ceiling: fp32 matmul {ceiling['fp32'] / 1e9:.1f} GFLOP/s", flush=True)
+    paper_step = step_kind(device, PAPER_RECIPE.iterations)  # what `ours` times here
     rows = {}
     for depth in args.depths:
         o = ours(depth, data, device, args.seconds)
@@ -305,6 +308,15 @@ def main(argv=None) -> int:
         print(f"resnet{depth:<4}  ours {o:7.1f} img/s   baseline {b:7.1f} img/s   x{o / b:.2f}   "
               f"{flops / 1e9:6.1f} GFLOP/s = {flops / ceiling['fp32']:.0%} of the fp32 ceiling",
               flush=True)
+        if device.type == "cpu":  # ours is the long runs' step (compiled); the short runs' too
+            eager = ours(depth, data, device, args.seconds, compiled=False)
+            ef = eager * training_flop_per_image(depth)
+            rows[f"resnet{depth}"].update(
+                step=paper_step, eager=round(eager, 1),
+                eager_fraction_of_ceiling=round(ef / ceiling["fp32"], 3),
+                ms_per_step={"ours": round(128e3 / o, 1), "eager": round(128e3 / eager, 1)})
+            print(f"           ms per step: ours ({paper_step}) {128e3 / o:.1f}, eager "
+                  f"{128e3 / eager:.1f} ({ef / ceiling['fp32']:.0%} of the ceiling)", flush=True)
         if device.type == "cuda":
             eager = ours(depth, data, device, args.seconds, cuda_graph=False)
             floor = graph_floor(depth, device, args.seconds)

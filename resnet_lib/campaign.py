@@ -38,7 +38,7 @@ from .profiles import get_profile
 from .launch import (RUNS_PER_GPU, cuda_bench_record, default_workers, describe_outcome,
                      device_for, job_outcome, process_pool, threads_per_worker)
 from .store import RunStore
-from .train import StopTraining, default_device
+from .train import StopTraining, default_device, step_kind
 
 # Claim 1's depths in the order they matter: the two ends of the paper's curve first.
 CLAIM1_DEPTH_ORDER = (20, 56, 32, 44, 110)
@@ -248,8 +248,9 @@ def run(profile: str, hours: float, workers: int | None = None, device: torch.de
     ref = measure_reference_step(profile, device, data)
     workers = max(1, min(workers or default_workers(device), len(todo) or 1))
     print(f"campaign '{profile}' on {device} ({workers} run(s) at a time), budget {_hours(hours * 3600)}")
-    print(f"measured: ResNet-20 step {ref * 1e3:.1f} ms on this device; other models scaled by "
-          "multiply-adds")
+    kind = step_kind(device, get_profile(profile).recipe.iterations)
+    print(f"measured: ResNet-20 step {ref * 1e3:.1f} ms on this device ({kind} step); other "
+          "models scaled by multiply-adds")
     print(status_table(entries, ref, len(data.test)))
     if not todo:
         print("nothing to train")

@@ -202,15 +202,21 @@ def _differs_beyond_analysis_code(path: Path, record: dict) -> bool:
     return old != new
 
 
-def completeness_text(rows: list[dict]) -> str:
-    """'3 of 30 runs complete, 1 partial, 26 missing', then one line per unfinished run."""
+def completeness_text(rows: list[dict], missing_shown: int = 12) -> str:
+    """'3 of 30 runs complete, 1 partial, 26 missing', then one line per partial run and per
+    run not started, the latter only the first `missing_shown` (a claim 3 campaign has over a
+    hundred; completeness.csv lists every one)."""
     n = {s: sum(r["state"] == s for r in rows) for s in ("done", "partial", "missing")}
     lines = [f"{n['done']} of {len(rows)} runs of this notebook are complete, {n['partial']} "
              f"partial, {n['missing']} not started; the analysis below uses the complete ones."]
-    for r in rows:
-        if r["state"] != "done":
-            lines.append(f"  {r['state']:<8} {r['iteration']:>7,} of {r['iterations']:,} "
-                         f"iterations  {r['run_id']}")
+    unfinished = [r for r in rows if r["state"] == "partial"]
+    unfinished += [r for r in rows if r["state"] == "missing"][:missing_shown]
+    for r in unfinished:
+        lines.append(f"  {r['state']:<8} {r['iteration']:>7,} of {r['iterations']:,} "
+                     f"iterations  {r['run_id']}")
+    if n["missing"] > missing_shown:
+        lines.append(f"  and {n['missing'] - missing_shown} more not started "
+                     "(completeness.csv, beside this notebook's tables, lists every run)")
     return "\n".join(lines)
 
 

@@ -33,6 +33,9 @@ from .data import (BatchSchedule, Cifar10, Split, augment_with, augmentation_dra
 from .models import count_parameters, create_model
 
 EVAL_BATCH = 1_000
+# On a CPU, runs at least this long (the paper profile's) train compiled (`compiled_forward`):
+# about a minute of compilation is then well under 1% of the run.
+COMPILE_MIN_ITERATIONS = 10_000
 
 
 @dataclass
@@ -53,6 +56,53 @@ class Interrupted(KeyboardInterrupt):
     def __init__(self, signum: int, message: str):
         super().__init__(message)
         self.signum = signum
+
+
+def _switch(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    return default if value is None else value.lower() not in ("0", "false", "no", "")
+
+
+def step_kind(device: torch.device, iterations: int, cuda_graph: bool | None = None,
+              compiled: bool | None = None, run_id: str = "this run") -> str:
+    """How a run of `iterations` steps trains on `device`. On a GPU: "cuda_graph" (one CUDA
+    graph a step, train_graph.py) unless cuda_graph=False or RESNET_LIB_CUDA_GRAPH=0. On a CPU:
+    "compiled" (compiled_forward) for runs of COMPILE_MIN_ITERATIONS or more unless
+    compiled=False or RESNET_LIB_COMPILE=0 (=1 compiles any run), and where a C++ compiler is
+    there. Else "eager": the reference step, and the short runs' step."""
+    if device.type == "cuda":
+        use_graph = _switch("RESNET_LIB_CUDA_GRAPH", True) if cuda_graph is None else cuda_graph
+        return "cuda_graph" if use_graph else "eager"
+    if compiled is None:
+        compiled = _switch("RESNET_LIB_COMPILE", iterations >= COMPILE_MIN_ITERATIONS)
+    if compiled and device.type == "cpu":
+        if (why := compiler_missing()) is None:
+            return "compiled"
+        print(f"note: {run_id} trains with the eager step, not compiled ({why})",
+              file=sys.stderr, flush=True)
+    return "eager"
+
+
+def compiled_forward(model: torch.nn.Module):
+    """The model's forward (and, through autograd, its backward) compiled by torch.compile's
+    inductor, which fuses each batch norm with the ReLU and addition after it. On this study's
+    CPUs the step is memory-bound outside the convolutions (results/bench/README.md): fused, it
+    ran 1.1-1.6x the eager step (ResNet-56, 2 threads, alternating rounds), after about a
+    minute of compilation. Same parameters and buffers as `model`: checkpoints, evaluation and
+    the recipe are the eager step's; only the order of floating-point sums differs. The SGD
+    step stays eager."""
+    return torch.compile(model)
+
+
+def compiler_missing() -> str | None:
+    """Why torch.compile cannot build CPU kernels here (it needs a C++ compiler), or None."""
+    try:
+        from torch._inductor.cpp_builder import get_cpp_compiler
+
+        get_cpp_compiler()  # inductor's own search ($CXX, then g++ ...)
+    except Exception as e:  # what inductor raises differs between torch versions
+        return f"{type(e).__name__}: {e}"
+    return None
 
 
 def default_device() -> torch.device:
@@ -124,7 +174,8 @@ class Trainer:
 
     def __init__(self, config: RunConfig, data: Cifar10, device: torch.device | None = None,
                  checkpoint_path: str | Path | None = None, checkpoint_every_s: float = 120.0,
-                 progress: bool = True, cuda_graph: bool | None = None):
+                 progress: bool = True, cuda_graph: bool | None = None,
+                 compiled: bool | None = None):
         self.config, self.recipe = config, config.recipe
         self.device = device or default_device()
         self.checkpoint_path = Path(checkpoint_path) if checkpoint_path is not None else None
@@ -132,12 +183,10 @@ class Trainer:
         self.progress = progress
         self.dtype = torch.bfloat16 if self.recipe.precision == "bf16" else torch.float32
         self.warmup = config.warmup_iterations
-        # On a GPU the step runs as one CUDA graph (train_graph.py) unless cuda_graph=False or
-        # RESNET_LIB_CUDA_GRAPH=0; the eager step stays the reference, and the CPU's step.
-        if cuda_graph is None:
-            cuda_graph = os.environ.get("RESNET_LIB_CUDA_GRAPH", "1") not in ("0", "false", "no")
-        self.step_kind = "cuda_graph" if cuda_graph and self.device.type == "cuda" else "eager"
+        self.step_kind = step_kind(self.device, self.recipe.iterations, cuda_graph, compiled,
+                                   config.run_id)
         self._graph_step = None
+        self._compiled_model = None
 
         train, self.eval_splits = evaluation_splits(config, data)
         self.train_split = train.to(self.device)
@@ -265,8 +314,8 @@ class Trainer:
 
     def _step(self) -> None:
         """One iteration: as a CUDA graph on a GPU, else eagerly (the same step)."""
-        if self.step_kind == "eager":
-            return self._eager_step()
+        if self.step_kind != "cuda_graph":
+            return self._eager_step()  # compiled or not: train_on's forward says
         if self._graph_step is None:
             from .train_graph import GraphStep
 
@@ -291,7 +340,7 @@ class Trainer:
         x = normalize(images, self.mean)
         y = self.train_split.labels[idx]
         with _autocast(self.device, self.dtype, cache_enabled=autocast_cache):
-            logits = self.model(x)
+            logits = self._forward(x)
         loss = F.cross_entropy(logits.float(), y)
         # Under graph capture the gradients are None already (train_graph._capture): no kernel.
         self.optimizer.zero_grad(set_to_none=True)
@@ -299,6 +348,13 @@ class Trainer:
         self.optimizer.step()
         self.running[0].add_(loss.detach() * len(y))
         self.running[1].add_((logits.detach().argmax(1) != y).sum())
+
+    def _forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.step_kind != "compiled":
+            return self.model(x)
+        if self._compiled_model is None:
+            self._compiled_model = compiled_forward(self.model)
+        return self._compiled_model(x)
 
     def _log_running(self) -> None:
         loss_sum, wrong, seen = self.running

@@ -3,8 +3,9 @@
 import json
 
 import pytest
+import torch
 
-from resnet_lib import bench
+from resnet_lib import bench, train
 
 
 def test_targets_are_judged_both_ways_and_unmeasured_ones_left_out():
@@ -33,6 +34,9 @@ def test_bench_records_each_step_as_a_fraction_of_the_ceiling_measured_in_the_sa
     assert row["achieved_gflops"] == pytest.approx(
         row["ours"] * bench.training_flop_per_image(8) / 1e9, rel=0.01)
     assert 0 < row["fraction_of_ceiling"] < 1.5
+    # on a CPU: ours is the long runs' (compiled) step, timed beside the eager step
+    assert row["step"] == train.step_kind(torch.device("cpu"), 64_000)
+    assert row["eager"] > 0 and 0 < row["eager_fraction_of_ceiling"] < 1.5
     assert 0 < record["resnet8_bf16"]["fraction_of_ceiling"]
     assert record["resnet8_peak_memory_gb"] > 0 and record["resnet8_parallel_workers_images_per_second"] > 0
     assert record["environment"]["device_name"]

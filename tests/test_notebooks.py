@@ -178,6 +178,18 @@ def test_a_notebook_that_does_not_train_says_what_is_complete_partial_or_missing
                                             "data_dir": str(cifar_dir)}, output_dir=out)
 
 
+def test_the_completeness_list_names_every_partial_run_and_the_first_runs_not_started():
+    rows = ([{"state": "done", "iteration": 8, "iterations": 8, "run_id": "done-0"}]
+            + [{"state": "missing", "iteration": 0, "iterations": 8, "run_id": f"missing-{i}"}
+               for i in range(20)]
+            + [{"state": "partial", "iteration": 3, "iterations": 8, "run_id": "partial-0"}])
+    lines = notebook.completeness_text(rows, missing_shown=5).splitlines()
+    assert lines[0].startswith("1 of 22 runs of this notebook are complete, 1 partial, 20 not started")
+    assert "partial-0" in lines[1] and [l.split()[-1] for l in lines[2:7]] == [
+        f"missing-{i}" for i in range(5)]
+    assert lines[7].startswith("  and 15 more not started") and len(lines) == 8
+
+
 def test_an_analysis_of_particular_nets_waits_until_each_is_complete(nb01, cifar_dir):
     # notebooks 05 and 06 analyse one ResNet and one plain net: the paper profile's way
     # (train_missing=False) with plain-8 stored by nb01 and ResNet-26 not
