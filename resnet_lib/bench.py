@@ -1,8 +1,9 @@
 """Training throughput: `make bench` (python -m resnet_lib.bench).
 
 For ResNet-20, -56 and -110 at batch 128 on the current device, images/s of
-  - ours:     the project's Trainer step (data on the device as uint8, batch augmentation,
-              channels-last, the recipe's precision);
+  - ours:     the project's Trainer step as a paper run takes it on this device (data on the
+              device as uint8, batch augmentation, channels-last, the recipe's precision; a CUDA
+              graph on a GPU, compiled on a CPU: train.step_kind);
   - baseline: the same model written the common way: fp32 NCHW, torchvision transforms per image
               (RandomCrop(32, padding=4), RandomHorizontalFlip, ToTensor, Normalize) in a
               DataLoader with one worker per core.
@@ -12,10 +13,11 @@ step's achieved FLOP/s (images/s x 6 x multiply-adds per image: forward, and a b
 twice the forward) is reported as a fraction of it. Machines differ (AVX2, AVX-512, bf16
 instructions, AMX, GPUs), so targets are fractions of the ceiling, not images/s.
 
-On a GPU also: the eager step (ours is a CUDA graph there, train_graph.py), and the floor: the
-model's forward, backward and SGD captured as one CUDA graph on a fixed batch, with nothing else,
-the fastest this model trains on this GPU; and the total images/s of k training processes sharing
-the GPU, which sets how many runs the store trains at once per GPU (launch.processes_per_gpu).
+On a CPU also the eager step (the short profiles' step). On a GPU also: the eager step, and the
+floor: the model's forward, backward and SGD captured as one CUDA graph on a fixed batch, with
+nothing else, the fastest this model trains on this GPU; and the total images/s of k training
+processes sharing the GPU, which sets how many runs the store trains at once per GPU
+(launch.processes_per_gpu).
 
 Also: peak memory of a ResNet-110 training process; on a CPU, one multi-threaded process
 against one single-threaded worker per core (how RunStore.get_many trains on a CPU); and
