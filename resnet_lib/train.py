@@ -86,9 +86,9 @@ def step_kind(device: torch.device, iterations: int, cuda_graph: bool | None = N
 def compiled_forward(model: torch.nn.Module):
     """The model's forward (and, through autograd, its backward) compiled by torch.compile's
     inductor, which fuses each batch norm with the ReLU and addition after it. On this study's
-    CPUs the step is memory-bound outside the convolutions (results/bench/README.md): fused, it
-    ran 1.1-1.6x the eager step (ResNet-56, 2 threads, alternating rounds), after about a
-    minute of compilation. Same parameters and buffers as `model`: checkpoints, evaluation and
+    CPUs the step is memory-bound outside the convolutions (results/bench/README.md): fused,
+    the whole step ran 1.1-1.2x the eager one for ResNet-20 and -56 (no gain for ResNet-110),
+    after about a minute of compilation. Same parameters and buffers as `model`: checkpoints, evaluation and
     the recipe are the eager step's; only the order of floating-point sums differs. The SGD
     step stays eager."""
     return torch.compile(model)

@@ -48,11 +48,15 @@ def test_a_compiled_step_is_the_eager_step_to_float_rounding(cifar):
     eager._step()  # one step: over several, a tiny net at lr 0.1 amplifies rounding ~10x a step
     compiled._step()
     a, b = eager.model.state_dict(), compiled.model.state_dict()
-    worst = max((a[k].double() - b[k].double()).abs().max().item() for k in a)
-    moved = max((a[k].double() - before[k].double()).abs().max().item() for k in a)
-    # the sums' order differs (fused kernels); a lost update or a stale batch norm statistic
-    # would differ by as much as the step moved the weights (0.1 here)
-    assert worst < 1e-5 < 1e-2 < moved
+
+    def largest(t):
+        return t.double().abs().max().item()
+
+    # The sums' order differs (fused kernels): a few units in the last place. A lost update or
+    # a stale batch norm statistic would differ by as much as the step moved the tensor.
+    off = {k: (largest(a[k] - b[k]), largest(a[k] - before[k])) for k in a}
+    assert [k for k, (diff, moved) in off.items() if diff > 1e-2 * moved + 1e-6] == []
+    assert max(moved for _, moved in off.values()) > 1e-2
     assert compiled.running[0].item() == pytest.approx(eager.running[0].item(), rel=1e-5)
 
 
