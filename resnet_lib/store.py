@@ -35,13 +35,13 @@ from .config import RunConfig
 from .data import REPO_ROOT, TEST_FILE, Cifar10, find_data_dir, load_cifar10, sha256_file
 from .models import create_model
 from .provenance import environment
-from .train import Trainer, default_device
+from .train import Trainer, default_device, env_switch
 
 RESULTS_DIR = Path(os.environ.get("RESNET_LIB_RESULTS", REPO_ROOT / "results"))
 CACHE_DIR = Path(os.environ.get("RESNET_LIB_CACHE", REPO_ROOT / ".cache"))
 METRIC_FIELDS = ("iteration", "epoch", "split", "loss", "error", "lr")
 def retrain_requested() -> bool:
-    return os.environ.get("RESNET_LIB_RETRAIN", "") not in ("", "0", "false", "no")
+    return env_switch("RESNET_LIB_RETRAIN", False)
 
 
 class RunsNotComplete(RuntimeError):

@@ -58,9 +58,11 @@ class Interrupted(KeyboardInterrupt):
         self.signum = signum
 
 
-def _switch(name: str, default: bool) -> bool:
-    value = os.environ.get(name)
-    return default if value is None else value.lower() not in ("0", "false", "no", "")
+def env_switch(name: str, default: bool) -> bool:
+    """An on/off environment variable: unset or empty gives `default`; "0", "false" or "no"
+    is off, anything else on."""
+    value = os.environ.get(name, "")
+    return default if value == "" else value not in ("0", "false", "no")
 
 
 def step_kind(device: torch.device, iterations: int, cuda_graph: bool | None = None,
@@ -71,10 +73,10 @@ def step_kind(device: torch.device, iterations: int, cuda_graph: bool | None = N
     compiled=False or RESNET_LIB_COMPILE=0 (=1 compiles any run), and where a C++ compiler is
     there. Else "eager": the reference step, and the short runs' step."""
     if device.type == "cuda":
-        use_graph = _switch("RESNET_LIB_CUDA_GRAPH", True) if cuda_graph is None else cuda_graph
+        use_graph = env_switch("RESNET_LIB_CUDA_GRAPH", True) if cuda_graph is None else cuda_graph
         return "cuda_graph" if use_graph else "eager"
     if compiled is None:
-        compiled = _switch("RESNET_LIB_COMPILE", iterations >= COMPILE_MIN_ITERATIONS)
+        compiled = env_switch("RESNET_LIB_COMPILE", iterations >= COMPILE_MIN_ITERATIONS)
     if compiled and device.type == "cpu":
         if (why := compiler_missing()) is None:
             return "compiled"
@@ -88,9 +90,9 @@ def compiled_forward(model: torch.nn.Module):
     inductor, which fuses each batch norm with the ReLU and addition after it. On this study's
     CPUs the step is memory-bound outside the convolutions (results/bench/README.md): fused,
     the whole step ran 1.1-1.2x the eager one for ResNet-20 and -56 (no gain for ResNet-110),
-    after about a minute of compilation. Same parameters and buffers as `model`: checkpoints, evaluation and
-    the recipe are the eager step's; only the order of floating-point sums differs. The SGD
-    step stays eager."""
+    after about a minute of compilation. Same parameters and buffers as `model`: checkpoints,
+    evaluation and the recipe are the eager step's; only the order of floating-point sums
+    differs. The SGD step stays eager."""
     return torch.compile(model)
 
 
@@ -313,9 +315,10 @@ class Trainer:
             group["lr"] = lr
 
     def _step(self) -> None:
-        """One iteration: as a CUDA graph on a GPU, else eagerly (the same step)."""
+        """One iteration (the same step whatever its kind): as a CUDA graph on a GPU, else
+        through train_on, whose forward is compiled for a long run on a CPU (step_kind)."""
         if self.step_kind != "cuda_graph":
-            return self._eager_step()  # compiled or not: train_on's forward says
+            return self._eager_step()
         if self._graph_step is None:
             from .train_graph import GraphStep
 

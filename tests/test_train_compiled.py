@@ -2,8 +2,6 @@
 fused kernels. It matches the eager step to float rounding, resumes bit for bit, and is chosen
 by run length, a switch and whether a C++ compiler is there."""
 
-import dataclasses
-
 import pytest
 import torch
 
