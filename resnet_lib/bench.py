@@ -13,7 +13,9 @@ step's achieved FLOP/s (images/s x 6 x multiply-adds per image: forward, and a b
 twice the forward) is reported as a fraction of it. Machines differ (AVX2, AVX-512, bf16
 instructions, AMX, GPUs), so targets are fractions of the ceiling, not images/s.
 
-On a CPU also the eager step (the short profiles' step). On a GPU also: the eager step, and the
+On a CPU also the eager step (the short profiles' step), and the model's convolutions alone
+(forward, input and weight gradients, nothing between): no step with them is faster, so their
+fraction of the ceiling bounds the step's. On a GPU also: the eager step, and the
 floor: the model's forward, backward and SGD captured as one CUDA graph on a fixed batch, with
 nothing else, the fastest this model trains on this GPU; and the total images/s of k training
 processes sharing the GPU, which sets how many runs the store trains at once per GPU
@@ -165,6 +167,45 @@ def graph_floor(depth: int, device, seconds: float, precision: str = "fp32") -> 
     with torch.cuda.graph(graph):
         body()
     return _timed(graph.replay, device, seconds)
+
+
+def convolutions_alone(depth: int, device, seconds: float, batch: int = 128) -> float:
+    """images/s of ResNet-`depth`'s convolutions alone, as its training step runs them: each
+    one's forward, input gradient (but the first's: the images need none) and weight gradient,
+    on fixed tensors of the shapes the model gives it, channels-last, with nothing between.
+    A step spends this time at the least, so images/s x FLOP per image over the ceiling is the
+    most any step with these convolutions reaches on this device (the CPU's counterpart of
+    graph_floor)."""
+    from .models import create_model
+
+    channels_last = torch.channels_last
+    model = create_model("resnet", depth=depth).to(device, memory_format=channels_last)
+    calls = []  # (conv, its input's shape, its output's shape), in the order the forward calls them
+    hooks = [m.register_forward_hook(lambda m, i, o: calls.append((m, i[0].shape, o.shape)))
+             for m in model.modules() if isinstance(m, torch.nn.Conv2d)]
+    with torch.no_grad():
+        model(torch.zeros(batch, 3, 32, 32, device=device).contiguous(memory_format=channels_last))
+    for h in hooks:
+        h.remove()
+    g = torch.Generator(device="cpu").manual_seed(0)
+
+    def tensor(shape):
+        return torch.randn(shape, generator=g).to(device).contiguous(memory_format=channels_last)
+
+    work = [(m, tensor(x_shape), tensor(y_shape), (k > 0, True, m.bias is not None))
+            for k, (m, x_shape, y_shape) in enumerate(calls)]
+
+    @torch.no_grad()
+    def step():
+        for m, x, grad_y, needed in work:
+            torch.nn.functional.conv2d(x, m.weight, m.bias, m.stride, m.padding)
+            torch.ops.aten.convolution_backward(
+                grad_y, x, m.weight, None if m.bias is None else list(m.bias.shape), m.stride,
+                m.padding, m.dilation, False, [0, 0], m.groups, needed)
+
+    for _ in range(2):
+        step()
+    return _timed(step, device, seconds, batch=batch)
 
 
 GPU_WORKER_CHILD = """
@@ -324,6 +365,16 @@ def main(argv=None) -> int:
             ms["floor"] = 128e3 / floor
             row.update(floor=round(floor, 1), step_over_floor=round(floor / o, 3))
             floor_text = f", floor {ms['floor']:.2f}; ours = {floor / o:.2f}x the floor"
+        else:
+            # the part of the step no fusion removes: where it stands against the ceiling bounds
+            # what the step's own fraction can reach on this CPU
+            convs = convolutions_alone(depth, device, args.seconds / 2)
+            ms["convolutions_alone"] = 128e3 / convs
+            convs_fraction = convs * training_flop_per_image(depth) / ceiling["fp32"]
+            row.update(convolutions_alone=round(convs, 1),
+                       convolutions_alone_fraction_of_ceiling=round(convs_fraction, 3))
+            floor_text = (f", its convolutions alone {ms['convolutions_alone']:.2f} "
+                          f"({convs_fraction:.0%} of the ceiling)")
         row["ms_per_step"] = {k: round(v, 2) for k, v in ms.items()}
         print(f"           ms per step: ours ({paper_step}) {ms['ours']:.2f}, eager "
               f"{ms['eager']:.2f} ({eager_flops / ceiling['fp32']:.0%} of the ceiling)"

@@ -115,7 +115,8 @@ class NotebookContext:
         import pandas as pd
 
         self.save_table("completeness.csv", pd.DataFrame(self.completeness))
-        print(completeness_text(self.completeness))
+        table = results_path(self.results_dir / "completeness.csv")
+        print(completeness_text(self.completeness, table))
         done = [e.config for e in entries if e.state == "done"]
         waiting = [e for e in entries if e.state != "done"]
         if waiting and (require_all or not done):
@@ -202,10 +203,20 @@ def _differs_beyond_analysis_code(path: Path, record: dict) -> bool:
     return old != new
 
 
-def completeness_text(rows: list[dict], missing_shown: int = 12) -> str:
+def results_path(path: Path) -> Path:
+    """`path` (under the results folder) as a reader of the repository names it:
+    results/<profile>/..., wherever RESNET_LIB_RESULTS put the folder on this machine."""
+    try:
+        return Path("results") / path.resolve().relative_to(RESULTS_DIR.resolve())
+    except ValueError:
+        return path
+
+
+def completeness_text(rows: list[dict], table: Path | str = "completeness.csv",
+                      missing_shown: int = 12) -> str:
     """'3 of 30 runs complete, 1 partial, 26 missing', then one line per partial run and per
     run not started, the latter only the first `missing_shown` (a claim 3 campaign has over a
-    hundred; completeness.csv lists every one)."""
+    hundred; the saved `table` lists every one)."""
     n = {s: sum(r["state"] == s for r in rows) for s in ("done", "partial", "missing")}
     lines = [f"{n['done']} of {len(rows)} runs of this notebook are complete, {n['partial']} "
              f"partial, {n['missing']} not started; the analysis below uses the complete ones."]
@@ -216,7 +227,7 @@ def completeness_text(rows: list[dict], missing_shown: int = 12) -> str:
                      f"iterations  {r['run_id']}")
     if n["missing"] > missing_shown:
         lines.append(f"  and {n['missing'] - missing_shown} more not started "
-                     "(completeness.csv, beside this notebook's tables, lists every run)")
+                     f"({table} lists every run)")
     return "\n".join(lines)
 
 

@@ -37,9 +37,35 @@ def test_bench_records_each_step_as_a_fraction_of_the_ceiling_measured_in_the_sa
     # on a CPU: ours is the long runs' (compiled) step, timed beside the eager step
     assert row["step"] == train.step_kind(torch.device("cpu"), 64_000)
     assert row["eager"] > 0 and 0 < row["eager_fraction_of_ceiling"] < 1.5
+    # and the bound its convolutions set: faster alone than inside any step
+    assert row["convolutions_alone"] > row["ours"]
+    assert 0 < row["convolutions_alone_fraction_of_ceiling"] < 1.5
     assert 0 < record["resnet8_bf16"]["fraction_of_ceiling"]
     assert record["resnet8_peak_memory_gb"] > 0 and record["resnet8_parallel_workers_images_per_second"] > 0
     assert record["environment"]["device_name"]
+
+
+def test_the_convolutions_alone_are_those_of_the_model_in_its_order(monkeypatch):
+    # ResNet-8: the stem, then 3 stages of one block (two 3x3 convolutions) each
+    calls = []
+    real = torch.ops.aten.convolution_backward
+
+    class Spy:
+        def __call__(self, grad_y, x, weight, *rest):
+            calls.append((tuple(x.shape), tuple(weight.shape), rest[-1]))
+            return real(grad_y, x, weight, *rest)
+
+    monkeypatch.setattr(torch.ops.aten, "convolution_backward", Spy())
+    assert bench.convolutions_alone(8, torch.device("cpu"), seconds=0.0, batch=2) > 0
+    one_step = calls[:7]
+    assert [(x, w) for x, w, _ in one_step] == [
+        ((2, 3, 32, 32), (16, 3, 3, 3)), ((2, 16, 32, 32), (16, 16, 3, 3)),
+        ((2, 16, 32, 32), (16, 16, 3, 3)), ((2, 16, 32, 32), (32, 16, 3, 3)),
+        ((2, 32, 16, 16), (32, 32, 3, 3)), ((2, 32, 16, 16), (64, 32, 3, 3)),
+        ((2, 64, 8, 8), (64, 64, 3, 3))]
+    # no input gradient for the images; every weight gradient; no biases
+    assert [needed for _, _, needed in one_step] == ([(False, True, False)]
+                                                     + [(True, True, False)] * 6)
 
 
 def test_processes_per_gpu_is_the_fewest_within_5_percent_of_the_best():

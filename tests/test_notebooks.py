@@ -4,6 +4,7 @@ through the values it recorded (pyhf's pattern), not just for having run."""
 import json
 import re
 import time
+from pathlib import Path
 
 import pandas as pd
 import papermill
@@ -169,6 +170,8 @@ def test_a_notebook_that_does_not_train_says_what_is_complete_partial_or_missing
                                                               ("missing", 0), ("partial", 3)]
     assert "2 of 4 runs of this notebook are complete, 1 partial, 1 not started" in \
         executed.read_text()
+    assert notebook.results_path(results / "completeness.csv") == Path(
+        "results/smoke/overrides/depths=8,26+seeds=0/01_plain_vs_residual/completeness.csv")
     record = json.loads((results / "verdict.json").read_text())
     assert len(record["runs"]) == 2 and len(record["completeness"]) == 4
     assert not (RunStore.for_profile("smoke").root / plain26.run_id).exists()  # nothing trained
@@ -183,11 +186,12 @@ def test_the_completeness_list_names_every_partial_run_and_the_first_runs_not_st
             + [{"state": "missing", "iteration": 0, "iterations": 8, "run_id": f"missing-{i}"}
                for i in range(20)]
             + [{"state": "partial", "iteration": 3, "iterations": 8, "run_id": "partial-0"}])
-    lines = notebook.completeness_text(rows, missing_shown=5).splitlines()
+    table = "results/paper/01_plain_vs_residual/completeness.csv"
+    lines = notebook.completeness_text(rows, table, missing_shown=5).splitlines()
     assert lines[0].startswith("1 of 22 runs of this notebook are complete, 1 partial, 20 not started")
     assert "partial-0" in lines[1] and [l.split()[-1] for l in lines[2:7]] == [
         f"missing-{i}" for i in range(5)]
-    assert lines[7].startswith("  and 15 more not started") and len(lines) == 8
+    assert lines[7] == f"  and 15 more not started ({table} lists every run)" and len(lines) == 8
 
 
 def test_an_analysis_of_particular_nets_waits_until_each_is_complete(nb01, cifar_dir):
