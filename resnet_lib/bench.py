@@ -169,28 +169,33 @@ def graph_floor(depth: int, device, seconds: float, precision: str = "fp32") -> 
     return _timed(graph.replay, device, seconds)
 
 
-def convolutions_alone(depth: int, device, seconds: float, batch: int = 128) -> float:
+def convolutions_alone(depth: int, device, seconds: float, batch: int = 128,
+                       precision: str = "fp32") -> float:
     """images/s of ResNet-`depth`'s convolutions alone, as its training step runs them: each
     one's forward, input gradient (but the first's: the images need none) and weight gradient,
-    on fixed tensors of the shapes the model gives it, channels-last, with nothing between.
+    on fixed tensors of the shapes the model gives it, channels-last, in `precision` (bf16: as
+    autocast runs them), with nothing between.
     A step spends this time at the least, so images/s x FLOP per image over the ceiling is the
     most any step with these convolutions reaches on this device (the CPU's counterpart of
     graph_floor)."""
     from .models import create_model
 
     channels_last = torch.channels_last
-    model = create_model("resnet", depth=depth).to(device, memory_format=channels_last)
+    dtype = torch.bfloat16 if precision == "bf16" else torch.float32
+    model = create_model("resnet", depth=depth).to(device, dtype, memory_format=channels_last)
     calls = []  # (conv, its input's shape, its output's shape), in the order the forward calls them
     hooks = [m.register_forward_hook(lambda m, i, o: calls.append((m, i[0].shape, o.shape)))
              for m in model.modules() if isinstance(m, torch.nn.Conv2d)]
     with torch.no_grad():
-        model(torch.zeros(batch, 3, 32, 32, device=device).contiguous(memory_format=channels_last))
+        model(torch.zeros(batch, 3, 32, 32, device=device, dtype=dtype)
+              .contiguous(memory_format=channels_last))
     for h in hooks:
         h.remove()
     g = torch.Generator(device="cpu").manual_seed(0)
 
     def tensor(shape):
-        return torch.randn(shape, generator=g).to(device).contiguous(memory_format=channels_last)
+        return torch.randn(shape, generator=g).to(device, dtype).contiguous(
+            memory_format=channels_last)
 
     work = [(m, tensor(x_shape), tensor(y_shape), (k > 0, True, m.bias is not None))
             for k, (m, x_shape, y_shape) in enumerate(calls)]
@@ -394,12 +399,19 @@ def main(argv=None) -> int:
     bf16 = ours(small, data, device, args.seconds / 2, precision="bf16")
     ceiling["bf16"] = matmul_ceiling(device, "bf16", args.seconds / 2)
     bf16_fraction = bf16 * training_flop_per_image(small) / ceiling["bf16"]
-    record[f"resnet{small}_bf16"] = {"images_per_second": round(bf16, 1),
-                                     "fraction_of_ceiling": round(bf16_fraction, 3)}
+    bf16_row = record[f"resnet{small}_bf16"] = {"images_per_second": round(bf16, 1),
+                                                "fraction_of_ceiling": round(bf16_fraction, 3)}
+    convs_text = ""
+    if device.type == "cpu":  # the bound its bf16 convolutions set, as for fp32
+        convs = convolutions_alone(small, device, args.seconds / 2, precision="bf16")
+        convs_fraction = convs * training_flop_per_image(small) / ceiling["bf16"]
+        bf16_row["convolutions_alone_fraction_of_ceiling"] = round(convs_fraction, 3)
+        convs_text = f"; its convolutions alone {convs_fraction:.0%}"
     record["ceiling_gflops"] = {k: round(v / 1e9, 1) for k, v in ceiling.items()}
     print(f"resnet{small} bf16 autocast: {bf16:.1f} img/s (fp32: {rows[f'resnet{small}']['ours']}); "
           f"bf16 matmul ceiling {ceiling['bf16'] / 1e9:.1f} GFLOP/s, of which the step reaches "
-          f"{bf16_fraction:.0%}{'' if has_bf16 else ' (no bf16 instructions: emulated)'}")
+          f"{bf16_fraction:.0%}{'' if has_bf16 else ' (no bf16 instructions: emulated)'}"
+          f"{convs_text}")
     if device.type == "cuda":
         together = {k: round(gpu_workers(k, args.seconds, small), 1) for k in args.gpu_workers}
         record[f"resnet{small}_processes_per_gpu_images_per_second"] = together

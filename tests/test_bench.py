@@ -41,6 +41,7 @@ def test_bench_records_each_step_as_a_fraction_of_the_ceiling_measured_in_the_sa
     assert row["convolutions_alone"] > row["ours"]
     assert 0 < row["convolutions_alone_fraction_of_ceiling"] < 1.5
     assert 0 < record["resnet8_bf16"]["fraction_of_ceiling"]
+    assert 0 < record["resnet8_bf16"]["convolutions_alone_fraction_of_ceiling"] < 1.5
     assert record["resnet8_peak_memory_gb"] > 0 and record["resnet8_parallel_workers_images_per_second"] > 0
     assert record["environment"]["device_name"]
 
