@@ -25,10 +25,16 @@ def test_training_flop_per_image_is_six_times_the_forward_multiply_adds():
 @pytest.mark.slow
 def test_bench_records_each_step_as_a_fraction_of_the_ceiling_measured_in_the_same_run(tmp_path):
     out = tmp_path / "bench.json"
-    assert bench.main(["--seconds", "0.3", "--depths", "8", "--memory-depth", "8",
-                       "--out", str(out)]) == 0
+    assert bench.main(["--seconds", "0.3", "--rounds", "2", "--depths", "8",
+                       "--memory-depth", "8", "--out", str(out)]) == 0
     record = json.loads(out.read_text())
     row = record["throughput_images_per_second"]["resnet8"]
+    # each measurement in both rounds, and the fractions are medians of the rounds' own
+    assert {k: len(v) for k, v in row["rounds"].items()} == {
+        k: 2 for k in ("ceiling_gflops", "ours", "eager", "baseline", "convolutions_alone")}
+    per_round = [o * bench.training_flop_per_image(8) / 1e9 / c
+                 for o, c in zip(row["rounds"]["ours"], row["rounds"]["ceiling_gflops"])]
+    assert row["fraction_of_ceiling"] == pytest.approx(sum(per_round) / 2, rel=0.02)
     assert row["ours"] > 0 and row["baseline"] > 0
     assert record["ceiling_gflops"]["fp32"] > 0 and record["ceiling_gflops"]["bf16"] > 0
     assert row["achieved_gflops"] == pytest.approx(
@@ -46,6 +52,19 @@ def test_bench_records_each_step_as_a_fraction_of_the_ceiling_measured_in_the_sa
     assert record["environment"]["device_name"]
 
 
+def test_interleaved_rounds_time_every_step_in_turn():
+    order = []
+    steps = {name: (lambda name=name: order.append(name), 1) for name in ("ceiling", "a", "b")}
+    rates = bench.interleaved(steps, torch.device("cpu"), {"ceiling": 0.0, "a": 0.0, "b": 0.0},
+                              rounds=2)
+    assert {name: len(r) for name, r in rates.items()} == {"ceiling": 2, "a": 2, "b": 2}
+    # per round: one untimed call, then the timed ones (at least 3), step after step
+    runs = [name for i, name in enumerate(order) if i == 0 or order[i - 1] != name]
+    assert runs == ["ceiling", "a", "b", "ceiling", "a", "b"]
+    # a ratio is taken within each round: a host twice as fast in round 2 moves both alike
+    assert bench.median_ratio([100.0, 200.0, 150.0], [50.0, 100.0, 100.0]) == 2.0
+
+
 def test_the_convolutions_alone_are_those_of_the_model_in_its_order(monkeypatch):
     # ResNet-8: the stem, then 3 stages of one block (two 3x3 convolutions) each
     calls = []
@@ -57,7 +76,7 @@ def test_the_convolutions_alone_are_those_of_the_model_in_its_order(monkeypatch)
             return real(grad_y, x, weight, *rest)
 
     monkeypatch.setattr(torch.ops.aten, "convolution_backward", Spy())
-    assert bench.convolutions_alone(8, torch.device("cpu"), seconds=0.0, batch=2) > 0
+    bench.convolutions_step(8, torch.device("cpu"), batch=2)()
     one_step = calls[:7]
     assert [(x, w) for x, w, _ in one_step] == [
         ((2, 3, 32, 32), (16, 3, 3, 3)), ((2, 16, 32, 32), (16, 16, 3, 3)),
