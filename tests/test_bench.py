@@ -26,7 +26,7 @@ def test_training_flop_per_image_is_six_times_the_forward_multiply_adds():
 def test_bench_records_each_step_as_a_fraction_of_the_ceiling_measured_in_the_same_run(tmp_path):
     out = tmp_path / "bench.json"
     assert bench.main(["--seconds", "0.3", "--rounds", "2", "--depths", "8",
-                       "--memory-depth", "8", "--memory-processes", "2", "--out", str(out)]) == 0
+                       "--memory-depth", "8", "--out", str(out)]) == 0
     record = json.loads(out.read_text())
     row = record["throughput_images_per_second"]["resnet8"]
     # each measurement in both rounds, and the fractions are medians of the rounds' own
@@ -48,8 +48,6 @@ def test_bench_records_each_step_as_a_fraction_of_the_ceiling_measured_in_the_sa
     assert 0 < row["convolutions_alone_fraction_of_ceiling"] < 1.5
     assert 0 < record["resnet8_bf16"]["fraction_of_ceiling"]
     assert 0 < record["resnet8_bf16"]["convolutions_alone_fraction_of_ceiling"] < 1.5
-    assert record["resnet8_peak_memory_gb"] == max(record["resnet8_peak_memory_gb_each_process"])
-    assert len(record["resnet8_peak_memory_gb_each_process"]) == 2
     assert record["resnet8_peak_memory_gb"] > 0 and record["resnet8_parallel_workers_images_per_second"] > 0
     assert record["environment"]["device_name"]
 
