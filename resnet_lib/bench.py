@@ -398,14 +398,27 @@ def _rounded(rates: dict) -> dict:
 
 
 PEAK_MEMORY_CHILD = """
-import resource, sys, torch
-from resnet_lib.bench import _data, ours
+import sys, torch
+from resnet_lib.bench import _data, ours, own_peak_rss_bytes
 device = torch.device(sys.argv[1])
 ours(int(sys.argv[3]), _data(), device, seconds=float(sys.argv[2]))
-peak = torch.cuda.max_memory_allocated() if device.type == "cuda" else \
-    resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-print(peak)
+print(torch.cuda.max_memory_allocated() if device.type == "cuda" else own_peak_rss_bytes())
 """
+
+
+def own_peak_rss_bytes() -> int:
+    """This process's own peak resident memory: VmHWM of /proc/self/status. Not getrusage's
+    ru_maxrss, which Linux carries over from the process that forked this one (fork, then exec):
+    a child of a 4 GB parent reports 4 GB however little it uses."""
+    try:
+        for line in open("/proc/self/status"):
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024  # kB
+    except OSError:
+        pass
+    import resource  # no /proc (macOS): ru_maxrss, in bytes there
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 
 def peak_memory_gb(device, seconds: float, depth: int = 110) -> float:

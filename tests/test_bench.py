@@ -88,6 +88,17 @@ def test_the_convolutions_alone_are_those_of_the_model_in_its_order(monkeypatch)
                                                      + [(True, True, False)] * 6)
 
 
+def test_peak_memory_is_the_measured_process_own_not_its_parents():
+    import subprocess
+    import sys
+
+    parent = torch.ones(2**28)  # 1 GiB, touched, in the process that starts the child
+    child = "from resnet_lib.bench import own_peak_rss_bytes; print(own_peak_rss_bytes())"
+    out = subprocess.run([sys.executable, "-c", child], capture_output=True, text=True, check=True)
+    # the child imports torch (a few hundred MB), never near its parent's 1 GiB
+    assert 0 < int(out.stdout) < 0.7 * parent.numel() * 4
+
+
 def test_processes_per_gpu_is_the_fewest_within_5_percent_of_the_best():
     from resnet_lib.bench import choose_processes_per_gpu
 
