@@ -188,10 +188,9 @@ def convolutions_step(depth: int, device, batch: int = 128, precision: str = "fp
     """A step of ResNet-`depth`'s convolutions alone, as its training step runs them: each
     one's forward, input gradient (but the first's: the images need none) and weight gradient,
     on fixed tensors of the shapes the model gives it, channels-last, in `precision` (bf16: as
-    autocast runs them), with nothing between.
-    A step spends this time at the least, so images/s x FLOP per image over the ceiling is the
-    most any step with these convolutions reaches on this device (the CPU's counterpart of
-    graph_floor)."""
+    autocast runs them), with nothing between. A step spends this time at the least, so
+    images/s x FLOP per image over the ceiling is the most any step with these convolutions
+    reaches on this device (the CPU's counterpart of graph_floor_step)."""
     from .models import create_model
 
     channels_last = torch.channels_last
