@@ -308,16 +308,18 @@ def _timed(step, device, seconds: float, batch: int = 128) -> float:
     return n * batch / (time.perf_counter() - t0)
 
 
-def interleaved(steps: dict, device, seconds: dict, rounds: int) -> dict[str, list[float]]:
+def interleaved(steps: dict, device, seconds: float, rounds: int) -> dict[str, list[float]]:
     """Rates (units a second) of each of `steps` ({name: (step, units a step)}) in `rounds`
-    rounds, each round timing every step in turn for seconds[name]. A shared host's speed
-    drifts (this study's moved 10-20% within minutes), and a drift moves all the steps of one
-    round alike: ratios within a round hold where ratios between separate runs do not."""
+    rounds, each round timing every step in turn: `seconds` in all for a step, a quarter of it
+    for the matmul "ceiling" (steady, and timed only to scale the others). A shared host's
+    speed drifts (this study's moved 10-20% within minutes), and a drift moves all the steps of
+    one round alike: ratios within a round hold where ratios between separate runs do not."""
     out = {name: [] for name in steps}
     for _ in range(rounds):
         for name, (step, units) in steps.items():
             step()  # untimed: settles what the step before left in caches and queues
-            out[name].append(_timed(step, device, seconds[name], batch=units))
+            each = seconds / rounds / (4 if name == "ceiling" else 1)
+            out[name].append(_timed(step, device, each, batch=units))
     return out
 
 
@@ -326,11 +328,9 @@ def median_ratio(a: list[float], b: list[float]) -> float:
     return statistics.median(x / y for x, y in zip(a, b))
 
 
-def _slices(steps: dict, seconds: float, rounds: int) -> dict[str, float]:
-    """Seconds per round for each step: `seconds` in all for a step, a quarter of it for the
-    matmul ceiling (steady, and timed only to scale the others)."""
-    each = seconds / rounds
-    return {name: each / 4 if name == "ceiling" else each for name in steps}
+def _fraction_of_ceiling(rates: dict, name: str, flop_per_image: float) -> float:
+    """The median over rounds of step `name`'s FLOP/s over the ceiling of the same round."""
+    return round(median_ratio([r * flop_per_image for r in rates[name]], rates["ceiling"]), 3)
 
 
 def model_row(depth: int, data: Cifar10, device, seconds: float, rounds: int) -> dict:
@@ -344,21 +344,18 @@ def model_row(depth: int, data: Cifar10, device, seconds: float, rounds: int) ->
              "baseline": (baseline_step(depth, data, device), 128),
              bound: (graph_floor_step(depth, device) if bound == "floor"
                      else convolutions_step(depth, device), 128)}
-    rates = interleaved(steps, device, _slices(steps, seconds, rounds), rounds)
+    rates = interleaved(steps, device, seconds, rounds)
     flop = training_flop_per_image(depth)
     median = {name: statistics.median(r) for name, r in rates.items()}
-
-    def fraction(name):
-        return round(median_ratio([r * flop for r in rates[name]], rates["ceiling"]), 3)
 
     row = {"ours": round(median["ours"], 1), "baseline": round(median["baseline"], 1),
            "speedup": round(median_ratio(rates["ours"], rates["baseline"]), 2),
            "achieved_gflops": round(median["ours"] * flop / 1e9, 1),
            "ceiling_gflops": round(median["ceiling"] / 1e9, 1),
-           "fraction_of_ceiling": fraction("ours"),
+           "fraction_of_ceiling": _fraction_of_ceiling(rates, "ours", flop),
            "step": step_kind(device, PAPER_RECIPE.iterations),  # the step `ours` times here
            "eager": round(median["eager"], 1),
-           "eager_fraction_of_ceiling": fraction("eager"),
+           "eager_fraction_of_ceiling": _fraction_of_ceiling(rates, "eager", flop),
            bound: round(median[bound], 1),
            "ms_per_step": {name: round(128e3 / median[name], 2)
                            for name in ("ours", "eager", bound)},
@@ -366,7 +363,8 @@ def model_row(depth: int, data: Cifar10, device, seconds: float, rounds: int) ->
     if bound == "floor":
         row["step_over_floor"] = round(median_ratio(rates["floor"], rates["ours"]), 3)
     else:
-        row["convolutions_alone_fraction_of_ceiling"] = fraction("convolutions_alone")
+        row["convolutions_alone_fraction_of_ceiling"] = _fraction_of_ceiling(
+            rates, "convolutions_alone", flop)
     return row
 
 
@@ -377,15 +375,15 @@ def bf16_row(depth: int, data: Cifar10, device, seconds: float, rounds: int) -> 
              "ours": ours_step(depth, data, device, precision="bf16")}
     if device.type == "cpu":
         steps["convolutions_alone"] = (convolutions_step(depth, device, precision="bf16"), 128)
-    rates = interleaved(steps, device, _slices(steps, seconds, rounds), rounds)
+    rates = interleaved(steps, device, seconds, rounds)
     flop = training_flop_per_image(depth)
     row = {"images_per_second": round(statistics.median(rates["ours"]), 1),
            "ceiling_gflops": round(statistics.median(rates["ceiling"]) / 1e9, 1),
+           "fraction_of_ceiling": _fraction_of_ceiling(rates, "ours", flop),
            "rounds": _rounded(rates)}
-    for name, key in (("ours", "fraction_of_ceiling"),
-                      ("convolutions_alone", "convolutions_alone_fraction_of_ceiling")):
-        if name in rates:
-            row[key] = round(median_ratio([r * flop for r in rates[name]], rates["ceiling"]), 3)
+    if "convolutions_alone" in rates:
+        row["convolutions_alone_fraction_of_ceiling"] = _fraction_of_ceiling(
+            rates, "convolutions_alone", flop)
     return row
 
 

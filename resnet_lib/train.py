@@ -89,10 +89,11 @@ def compiled_forward(model: torch.nn.Module):
     """The model's forward (and, through autograd, its backward) compiled by torch.compile's
     inductor, which fuses each batch norm with the ReLU and addition after it. On this study's
     CPUs the step is memory-bound outside the convolutions (results/bench/README.md): fused,
-    the whole step ran 1.1-1.2x the eager one for ResNet-20 and -56 (no gain for ResNet-110),
-    after about a minute of compilation. Same parameters and buffers as `model`: checkpoints,
-    evaluation and the recipe are the eager step's; only the order of floating-point sums
-    differs. The SGD step stays eager."""
+    the whole step ran about 1.1x the eager one on this study's Intel host, less than that
+    host's own drift from one round of measurement to the next, after about a minute of
+    compilation. Same parameters and buffers as `model`: checkpoints, evaluation and the recipe
+    are the eager step's; only the order of floating-point sums differs. The SGD step stays
+    eager."""
     return torch.compile(model)
 
 

@@ -55,8 +55,7 @@ def test_bench_records_each_step_as_a_fraction_of_the_ceiling_measured_in_the_sa
 def test_interleaved_rounds_time_every_step_in_turn():
     order = []
     steps = {name: (lambda name=name: order.append(name), 1) for name in ("ceiling", "a", "b")}
-    rates = bench.interleaved(steps, torch.device("cpu"), {"ceiling": 0.0, "a": 0.0, "b": 0.0},
-                              rounds=2)
+    rates = bench.interleaved(steps, torch.device("cpu"), seconds=0.0, rounds=2)
     assert {name: len(r) for name, r in rates.items()} == {"ceiling": 2, "a": 2, "b": 2}
     # per round: one untimed call, then the timed ones (at least 3), step after step
     runs = [name for i, name in enumerate(order) if i == 0 or order[i - 1] != name]
