@@ -12,6 +12,7 @@ from pathlib import Path
 import torch
 
 PACKAGE_DIR = Path(__file__).resolve().parent
+CPUINFO = Path("/proc/cpuinfo")
 
 
 def _git(*args: str) -> str | None:
@@ -32,18 +33,37 @@ def code_sha256() -> str:
     return h.hexdigest()
 
 
-def device_name(device: torch.device) -> str:
-    if device.type == "cuda":
-        return torch.cuda.get_device_name(device)
-    cpu = platform.processor() or platform.machine()
+def _cpuinfo_field(name: str) -> str | None:
+    """The first `name : value` of /proc/cpuinfo (None where there is none, e.g. not Linux)."""
     try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
+        for line in CPUINFO.read_text().splitlines():
+            if line.split(":", 1)[0].strip() == name:
+                return line.split(":", 1)[1].strip()
     except OSError:
         pass
-    return f"{cpu} ({torch.get_num_threads()} threads, {torch.backends.cpu.get_cpu_capability()})"
+    return None
+
+
+def cpu_flags() -> set[str]:
+    """The CPU's instruction-set flags as /proc/cpuinfo lists them (empty where unknown)."""
+    return set((_cpuinfo_field("flags") or "").split())
+
+
+# Matrix instructions that torch's capability string (at most "AVX512") does not name, though
+# they decide a CPU's bf16 speed: the hosts this study ran on differ exactly there.
+_MATRIX_FLAGS = {"avx512_bf16": "AVX512-BF16", "amx_bf16": "AMX-BF16"}
+
+
+def device_name(device: torch.device) -> str:
+    """E.g. "NVIDIA H100 80GB HBM3", or "Intel(R) Xeon(R) Processor (2 threads, AVX512,
+    AVX512-BF16, AMX-BF16)"."""
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    cpu = _cpuinfo_field("model name") or platform.processor() or platform.machine()
+    flags = cpu_flags()
+    isa = [torch.backends.cpu.get_cpu_capability()] + [
+        label for flag, label in _MATRIX_FLAGS.items() if flag in flags]
+    return f"{cpu} ({torch.get_num_threads()} threads, {', '.join(isa)})"
 
 
 def code_version() -> dict:

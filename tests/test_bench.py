@@ -105,3 +105,21 @@ def test_processes_per_gpu_is_the_fewest_within_5_percent_of_the_best():
     assert choose_processes_per_gpu({1: 39132.6, 2: 36315.9, 3: 37234.6}) == 1
     # the eager step: Python-bound, two processes gave 1.6x
     assert choose_processes_per_gpu({1: 1000.0, 2: 1600.0, 3: 1620.0}) == 2
+
+
+@pytest.mark.parametrize("flags, named, bf16", [
+    ("fpu avx2 avx512f", "(3 threads, AVX2)", False),
+    ("fpu avx2 avx512f avx512_bf16", "(3 threads, AVX2, AVX512-BF16)", True),
+    ("fpu avx512f avx512_bf16 amx_tile amx_bf16", "(3 threads, AVX2, AVX512-BF16, AMX-BF16)", True),
+])
+def test_cpu_name_carries_its_bf16_instructions(tmp_path, monkeypatch, flags, named, bf16):
+    """Records name the bf16 and AMX instructions torch's capability string leaves out, since
+    they decide a CPU's bf16 speed; bench's bf16 rows are judged only where they exist."""
+    from resnet_lib import provenance
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text(f"processor\t: 0\nmodel name\t: Some CPU\nflags\t\t: {flags}\n")
+    monkeypatch.setattr(provenance, "CPUINFO", cpuinfo)
+    monkeypatch.setattr(torch.backends.cpu, "get_cpu_capability", lambda: "AVX2")
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 3)
+    assert provenance.device_name(torch.device("cpu")) == f"Some CPU {named}"
+    assert bench.cpu_has_bf16_instructions() is bf16
