@@ -11,6 +11,8 @@
 #   make campaign PROFILE=paper STATUS=1     what is done, running, queued, partial or missing, and the cost to go
 #   make campaign PROFILE=paper EXECUTOR=slurm CLUSTER="--partition gpu --account abc"
 #                               one Slurm job per unfinished run, through submitit (cluster.py)
+#   make tables PROFILE=paper   notebooks 05-06's costly analysis tables, on the GPU where there
+#                               is one; the notebooks then read them (resnet_lib/tables.py)
 
 PYTHON   ?= python3
 VENV     ?= .venv
@@ -26,7 +28,7 @@ LAB_ARGS ?=
 EXECUTOR ?= local
 CLUSTER  ?=
 
-.PHONY: env report lab test bench campaign sync clean
+.PHONY: env report lab test bench campaign tables sync clean
 
 env: $(VENV)/.installed
 
@@ -58,6 +60,9 @@ campaign: env
 	$(PY) -m resnet_lib.campaign --profile $(PROFILE) --executor $(EXECUTOR) \
 		$(if $(filter 1,$(STATUS)),--status,$(if $(HOURS),--hours "$(HOURS)")) \
 		$(if $(WORKERS),--workers $(WORKERS)) $(CLUSTER)
+
+tables: env
+	$(PY) -m resnet_lib.tables --profile $(PROFILE)
 
 # After editing a notebook in JupyterLab (or its .py), bring the pair back in step.
 sync: env

@@ -51,15 +51,9 @@ ctx = notebook.setup("05_lesion_study", profile, depth=depth, seed=seed, delete_
                      delete_draws=delete_draws, swap_ks=swap_ks, swap_draws=swap_draws,
                      train_missing=train_missing)
 data = load_cifar10(data_dir)
-runs = ctx.runs(claim.configs(profile, ctx.depth, ctx.seed), data=data, require_all=True)
-resnet = next(r for r in runs if r.config.model == "resnet")
-key = notebook.analysis_key(runs, data, claim.ANALYSIS_VERSION, **ctx.params)
-single = ctx.cached_table("single_deletions.csv", key, lambda: claim.single_deletions(runs, data))
-deletions_key = {**key, "version": claim.DELETIONS_VERSION}
-deletions = ctx.cached_table("random_deletions.csv", deletions_key, lambda: claim.random_deletions(
-    resnet, data, ctx.delete_ks, ctx.delete_draws))
-swaps = ctx.cached_table("random_swaps.csv", key, lambda: claim.random_swaps(
-    resnet, data, ctx.swap_ks, ctx.swap_draws))
+runs = claim.analysed_runs(ctx, data)
+# Computed once (on the GPU where there is one), then read from results/<profile>/05_lesion_study/
+single, deletions, swaps = claim.tables(ctx, runs, data)
 
 # %% [markdown]
 # ## Figures (Veit et al. Figs. 3-5)

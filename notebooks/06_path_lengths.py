@@ -51,10 +51,9 @@ train_missing = None  # None: the profile decides (paper: use what `make campaig
 ctx = notebook.setup("06_path_lengths", profile, depth=depth, seed=seed, batches=batches,
                      batch_size=batch_size, samples=samples, train_missing=train_missing)
 data = load_cifar10(data_dir)
-runs = ctx.runs(claim.configs(profile, ctx.depth, ctx.seed), data=data, require_all=True)
-key = notebook.analysis_key(runs, data, claim.ANALYSIS_VERSION, **ctx.params)
-grads = ctx.cached_table("gradients.csv", key, lambda: claim.measure(
-    runs[0], data, ctx.batches, ctx.batch_size, ctx.samples))
+runs = claim.analysed_runs(ctx, data)
+# Computed once (on the GPU where there is one), then read from results/<profile>/06_path_lengths/
+(grads,) = claim.tables(ctx, runs, data)
 
 # %% [markdown]
 # ## Fig. 6: path lengths, gradient per path, total gradient per length

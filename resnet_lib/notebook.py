@@ -3,13 +3,15 @@ profile, say how the profile departs from the paper, and save its results under 
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 import json
 import os
 import re
+import time
 
 import torch
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import atomic, claims
@@ -96,6 +98,8 @@ class NotebookContext:
     figures_dir: Path         # figures/<profile>/
     float_format: str = "%.4g"
     completeness: list | None = None  # set by runs() when the notebook does not train
+    # Where each cached table was computed (its .computed.json), for the verdict record.
+    tables: dict = field(default_factory=dict)
 
     def runs(self, configs, data=None, require_all: bool = False) -> list:
         """The notebook's runs. Where the notebook trains (`train_missing`: the smoke and cpu
@@ -151,10 +155,12 @@ class NotebookContext:
         atomic.write_text(path, df.to_csv(index=False, float_format=self.float_format))
         return path
 
-    def cached_table(self, filename: str, key: dict, compute):
+    def cached_table(self, filename: str, key: dict, compute, device: torch.device | None = None):
         """The table `compute()` returns, saved as `filename`; computed again only when `key`
         (what it depends on: run ids, analysis parameters, analysis version) changes, or when
-        retraining is requested. So replotting and re-reading never recompute."""
+        retraining is requested. So replotting and re-reading never recompute. Beside it,
+        `<filename>.computed.json` says where and when it was computed (`device`: where
+        `compute` runs, the CPU if not given), and the verdict record repeats that."""
         import pandas as pd
 
         from .store import retrain_requested
@@ -165,11 +171,24 @@ class NotebookContext:
             if path.exists() and key_path.exists() and not retrain_requested():
                 if json.loads(key_path.read_text()) == key:
                     # nothing printed: an executed notebook reads the same whether it reused or not
+                    self._note_table(filename, path)
                     return pd.read_csv(path)
+        t0 = time.perf_counter()
         df = compute()
         path = self.save_table(filename, df)
+        atomic.write_json(path.with_name(f"{filename}.computed.json"), {
+            **code_version(), "device_name": device_name(device or torch.device("cpu")),
+            "seconds": round(time.perf_counter() - t0, 1),
+            "recorded_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")})
         atomic.write_json(path.with_name(f"{filename}.key.json"), key)
+        self._note_table(filename, path)
         return pd.read_csv(path)  # what was saved, so a fresh and a reused run read the same
+
+    def _note_table(self, filename: str, path: Path) -> None:
+        """Keep where the table at `path` was computed (tables from before 2026-11-27 say nothing)."""
+        computed = path.with_name(f"{filename}.computed.json")
+        if computed.exists():
+            self.tables[filename] = json.loads(computed.read_text())
 
     def save_json(self, filename: str, obj, runs=()) -> Path:
         """Save `obj` with the profile, its deviations and the provenance of `runs` beside it."""
@@ -181,6 +200,8 @@ class NotebookContext:
                   "runs": {r.config.run_id: _provenance(r) for r in runs}, **obj}
         if self.completeness is not None:
             record["completeness"] = self.completeness
+        if self.tables:
+            record["analysis_tables"] = self.tables  # where each costly table was computed
         path = self.results_dir / filename
         if not _differs_beyond_analysis_code(path, record):
             return path  # the same result computed again elsewhere: the file stays as it is
@@ -217,10 +238,12 @@ def completeness_text(rows: list[dict], table: Path | str = "completeness.csv",
     """'3 of 30 runs complete, 1 partial, 26 missing', then one line per partial run and per
     run not started, the latter only the first `missing_shown` (a claim 3 campaign has over a
     hundred; the saved `table` lists every one)."""
-    n = {s: sum(r["state"] == s for r in rows) for s in ("done", "partial", "missing")}
-    lines = [f"{n['done']} of {len(rows)} runs of this notebook are complete, {n['partial']} "
+    n = {s: sum(r["state"] == s for r in rows) for s in ("done", "running", "queued", "partial", "missing")}
+    # a campaign live on this machine: its runs are being trained (or wait in its queue) now
+    live = "".join(f"{n[s]} {s}, " for s in ("running", "queued") if n[s])
+    lines = [f"{n['done']} of {len(rows)} runs of this notebook are complete, {live}{n['partial']} "
              f"partial, {n['missing']} not started; the analysis below uses the complete ones."]
-    unfinished = [r for r in rows if r["state"] == "partial"]
+    unfinished = [r for r in rows if r["state"] in ("running", "queued", "partial")]
     unfinished += [r for r in rows if r["state"] == "missing"][:missing_shown]
     for r in unfinished:
         lines.append(f"  {r['state']:<8} {r['iteration']:>7,} of {r['iterations']:,} "

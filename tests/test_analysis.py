@@ -161,3 +161,45 @@ def test_a_record_computed_again_elsewhere_leaves_the_file_unchanged(tmp_path):
     assert path.read_bytes() == moved              # same result: not rewritten
     ctx.save_json("verdict.json", {"verdict": {"text": "B"}})
     assert json.loads(path.read_text())["verdict"]["text"] == "B"
+
+
+# ---------------------------------------------------------------- where analyses run
+
+
+def test_analyses_run_in_exact_fp32_and_restore_the_tf32_settings_after():
+    from resnet_lib.analysis.device import exact_fp32
+
+    before = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
+    torch.backends.cudnn.allow_tf32 = True
+    try:
+        with exact_fp32():
+            assert not torch.backends.cudnn.allow_tf32 and not torch.backends.cuda.matmul.allow_tf32
+        assert torch.backends.cudnn.allow_tf32  # as it was: training keeps its own settings
+    finally:
+        torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = before
+
+
+def test_the_analysis_device_is_the_gpu_where_there_is_one_unless_told(monkeypatch):
+    from resnet_lib.analysis.device import DEVICE_ENV, analysis_device
+
+    monkeypatch.delenv(DEVICE_ENV, raising=False)
+    assert analysis_device().type == ("cuda" if torch.cuda.is_available() else "cpu")
+    monkeypatch.setenv(DEVICE_ENV, "cpu")
+    assert analysis_device() == torch.device("cpu")
+
+
+def test_a_channels_last_lesion_gets_the_same_images_wrong(batch):
+    # the lesion study evaluates channels-last (as the trainer does): same verdict per image
+    from resnet_lib.analysis.device import inputs_on
+    from resnet_lib.claims.lesion_study import _wrong
+
+    x, _ = batch
+    model = lesion.lesioned(_trained_like(), [2])
+    with torch.no_grad():
+        pred = model(x).argmax(1)
+    y = pred.clone()
+    y[::2] = (y[::2] + 1) % 10  # every other image wrong
+    xc, yc = inputs_on(x, y, torch.device("cpu"))
+    assert xc.is_contiguous(memory_format=torch.channels_last)
+    wrong = _wrong(model.to(memory_format=torch.channels_last), xc, yc, batch_size=4)
+    assert wrong.tolist() == [i % 2 == 0 for i in range(len(x))]

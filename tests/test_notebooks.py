@@ -194,6 +194,17 @@ def test_the_completeness_list_names_every_partial_run_and_the_first_runs_not_st
     assert lines[7] == f"  and 15 more not started ({table} lists every run)" and len(lines) == 8
 
 
+def test_the_completeness_list_counts_runs_a_live_campaign_is_training():
+    # a campaign running on this machine: its run's state is "running", not partial; the
+    # counts must still add up to every run
+    rows = [{"state": "done", "iteration": 8, "iterations": 8, "run_id": "done-0"},
+            {"state": "running", "iteration": 5, "iterations": 8, "run_id": "running-0"}]
+    lines = notebook.completeness_text(rows).splitlines()
+    assert lines[0].startswith("1 of 2 runs of this notebook are complete, 1 running, 0 partial, "
+                               "0 not started")
+    assert lines[1].split() == ["running", "5", "of", "8", "iterations", "running-0"]
+
+
 def test_an_analysis_of_particular_nets_waits_until_each_is_complete(nb01, cifar_dir):
     # notebooks 05 and 06 analyse one ResNet and one plain net: the paper profile's way
     # (train_missing=False) with plain-8 stored by nb01 and ResNet-26 not
@@ -375,6 +386,44 @@ def test_notebook_05_lesions_every_unit_and_reuses_its_tables(cifar_dir):
     # and prints the same lines as when it computed them
     assert "reused" not in out.read_text()
     assert _verdict("05_lesion_study")["verdict"]["text"] == v["text"]
+
+
+def test_the_tables_command_computes_what_notebooks_05_and_06_then_reuse(cifar_dir, capsys):
+    # a GPU machine without Jupyter computes the costly tables; the notebooks read them back
+    import shutil
+
+    from resnet_lib import tables
+
+    for name in ("05_lesion_study", "06_path_lengths"):
+        shutil.rmtree(RESULTS_DIR / "smoke" / name, ignore_errors=True)
+    assert tables.main(["--profile", "smoke", "--data-dir", str(cifar_dir)]) == 0
+    assert "tables ready" in capsys.readouterr().out
+    made = {}
+    for name, files in (("05_lesion_study", ("single_deletions", "random_deletions", "random_swaps")),
+                        ("06_path_lengths", ("gradients",))):
+        for f in files:
+            path = RESULTS_DIR / "smoke" / name / f"{f}.csv"
+            computed = json.loads(path.with_name(f"{f}.csv.computed.json").read_text())
+            assert computed["device_name"] and computed["seconds"] >= 0 and computed["torch"]
+            made[path] = path.stat().st_mtime_ns
+    for name in ("05_lesion_study", "06_path_lengths"):
+        report.run_notebook(report.NOTEBOOKS_DIR / f"{name}.py", "smoke", {"data_dir": str(cifar_dir)})
+        # the verdict record says where its tables were computed
+        assert set(_verdict(name)["analysis_tables"]) == {p.name for p in made if p.parent.name == name}
+    assert {p: p.stat().st_mtime_ns for p in made} == made  # read back, not computed again
+
+
+def test_the_tables_command_sets_up_each_notebook_with_the_notebooks_own_parameters():
+    # the tables' keys hold the notebook's parameters: the command must pass the same ones
+    import ast
+
+    from resnet_lib import tables
+
+    for name in tables.NOTEBOOKS.values():
+        tree = ast.parse((report.NOTEBOOKS_DIR / f"{name}.py").read_text())
+        call = next(n for n in ast.walk(tree) if isinstance(n, ast.Call)
+                    and getattr(n.func, "attr", None) == "setup")
+        assert {k.arg for k in call.keywords} == {*claims.defaults(name, "paper"), "train_missing"}
 
 
 def test_notebook_06_measures_every_path_length(cifar_dir):

@@ -10,6 +10,10 @@ Each module has
   and the tables in its results folder; `in_brief(record)`: the verdict in a few words. The HTML
   report's index and the README's results table show these.
 
+A notebook that analyses stored nets at length (05, 06) also has `analysed_runs(ctx, data)` and
+`tables(ctx, runs, data)`: its costly tables, computed once and then read back, which
+`python -m resnet_lib.tables` computes without executing the notebook (e.g. on a GPU machine).
+
 A new claim is a module here, a line in `NOTEBOOKS`, its notebook and its row in the README.
 """
 

@@ -11,6 +11,7 @@ import numpy as np
 import torch
 
 from ..analysis import lesion
+from ..analysis.device import analysis_device, exact_fp32, inputs_on, load_for_analysis
 from ..analysis.inputs import test_inputs
 from . import plain_vs_residual
 
@@ -61,11 +62,44 @@ def configs(profile: str, depth: int, seed: int):
     return plain_vs_residual.configs(profile, [depth], [seed])
 
 
+def analysed_runs(ctx, data) -> list:
+    """The nets notebook 05 analyses (`ctx`: its notebook.setup), all of them required."""
+    return ctx.runs(configs(ctx.profile, ctx.depth, ctx.seed), data=data, require_all=True)
+
+
+def tables(ctx, runs, data) -> tuple["pd.DataFrame", "pd.DataFrame", "pd.DataFrame"]:
+    """(single deletions, random deletions, random swaps): computed once (on the analysis
+    device), then read from the notebook's results folder while their runs, data, parameters
+    and analysis version stay the same. Notebook 05 and `python -m resnet_lib.tables` call this."""
+    from ..notebook import analysis_key
+
+    resnet = next(r for r in runs if r.config.model == "resnet")
+    key = analysis_key(runs, data, ANALYSIS_VERSION, **ctx.params)
+    device = analysis_device()
+    single = ctx.cached_table("single_deletions.csv", key, lambda: single_deletions(
+        runs, data, device), device)
+    deletions = ctx.cached_table(
+        "random_deletions.csv", {**key, "version": DELETIONS_VERSION},
+        lambda: random_deletions(resnet, data, ctx.delete_ks, ctx.delete_draws, device=device),
+        device)
+    swaps = ctx.cached_table("random_swaps.csv", key, lambda: random_swaps(
+        resnet, data, ctx.swap_ks, ctx.swap_draws, device=device), device)
+    return single, deletions, swaps
+
+
 @torch.no_grad()
 def _wrong(model, images, labels, batch_size: int = 500) -> torch.Tensor:
+    """Which images `model` (eval mode) gets wrong, as a CPU bool tensor."""
     model.eval()
-    return torch.cat([model(images[i:i + batch_size]).argmax(1) != labels[i:i + batch_size]
-                      for i in range(0, len(images), batch_size)])
+    with exact_fp32():
+        return torch.cat([(model(images[i:i + batch_size]).argmax(1) != labels[i:i + batch_size]).cpu()
+                          for i in range(0, len(images), batch_size)])
+
+
+def _prepared(run, data, device):
+    """(net, test images, labels) of `run` on the analysis device (analysis/device.py)."""
+    device = device or analysis_device()
+    return (load_for_analysis(run, device), *inputs_on(*test_inputs(run.config, data), device))
 
 
 def _compare(base_wrong: torch.Tensor, wrong: torch.Tensor) -> dict:
@@ -79,15 +113,14 @@ def _compare(base_wrong: torch.Tensor, wrong: torch.Tensor) -> dict:
             "increase_sd": sd}
 
 
-def single_deletions(runs, data) -> "pd.DataFrame":
+def single_deletions(runs, data, device=None) -> "pd.DataFrame":
     """Every unit of each net deleted in turn (plain: the unit's two layers removed, the input
-    passed on)."""
+    passed on). On `device`, else the analysis device (the GPU where there is one)."""
     import pandas as pd
 
     rows = []
     for run in runs:
-        model = run.load_model()
-        x, y = test_inputs(run.config, data)
+        model, x, y = _prepared(run, data, device)
         base = _wrong(model, x, y)
         down = set(lesion.downsampling_units(model))
         rows.append({"family": run.config.model, "deleted_unit": -1, "downsampling": False,
@@ -98,12 +131,11 @@ def single_deletions(runs, data) -> "pd.DataFrame":
     return pd.DataFrame(rows)
 
 
-def random_deletions(run, data, ks: list[int], draws: int, seed: int = 0) -> "pd.DataFrame":
+def random_deletions(run, data, ks: list[int], draws: int, seed: int = 0, device=None) -> "pd.DataFrame":
     """Error after deleting k random units, `draws` times per k."""
     import pandas as pd
 
-    model = run.load_model()
-    x, y = test_inputs(run.config, data)
+    model, x, y = _prepared(run, data, device)
     base = _wrong(model, x, y)
     rng = random.Random(seed)
     n = len(model.blocks)
@@ -118,12 +150,11 @@ def random_deletions(run, data, ks: list[int], draws: int, seed: int = 0) -> "pd
     return pd.DataFrame(rows)
 
 
-def random_swaps(run, data, ks: list[int], draws: int, seed: int = 0) -> "pd.DataFrame":
+def random_swaps(run, data, ks: list[int], draws: int, seed: int = 0, device=None) -> "pd.DataFrame":
     """Error after k random swaps of shape-compatible units, with the order's Kendall tau."""
     import pandas as pd
 
-    model = run.load_model()
-    x, y = test_inputs(run.config, data)
+    model, x, y = _prepared(run, data, device)
     base = _wrong(model, x, y)
     rng = random.Random(seed)
     rows = []

@@ -11,6 +11,7 @@ import random
 import numpy as np
 
 from ..analysis import paths
+from ..analysis.device import analysis_device, exact_fp32, inputs_on, load_for_analysis
 from ..analysis.inputs import test_inputs
 from ..stats import mean_interval
 from . import plain_vs_residual
@@ -41,13 +42,33 @@ def configs(profile: str, depth: int, seed: int):
     return [c for c in plain_vs_residual.configs(profile, [depth], [seed]) if c.model == "resnet"]
 
 
-def measure(run, data, batches: int, batch_size: int, samples: int, seed: int = 0) -> "pd.DataFrame":
+def analysed_runs(ctx, data) -> list:
+    """The net notebook 06 analyses (`ctx`: its notebook.setup), required."""
+    return ctx.runs(configs(ctx.profile, ctx.depth, ctx.seed), data=data, require_all=True)
+
+
+def tables(ctx, runs, data) -> tuple["pd.DataFrame"]:
+    """(gradient norms by path length,): computed once (on the analysis device), then read from
+    the notebook's results folder while the run, data, parameters and analysis version stay the
+    same. Notebook 06 and `python -m resnet_lib.tables` call this."""
+    from ..notebook import analysis_key
+
+    key = analysis_key(runs, data, ANALYSIS_VERSION, **ctx.params)
+    device = analysis_device()
+    return (ctx.cached_table("gradients.csv", key, lambda: measure(
+        runs[0], data, ctx.batches, ctx.batch_size, ctx.samples, device=device), device),)
+
+
+def measure(run, data, batches: int, batch_size: int, samples: int, seed: int = 0,
+            device=None) -> "pd.DataFrame":
     """Gradient norm at the first unit's input through exactly k branches, for every k, on
-    `batches` batches of test images; one row per (batch, k, set of units)."""
+    `batches` batches of test images; one row per (batch, k, set of units). On `device`, else
+    the analysis device (the GPU where there is one), in exact fp32."""
     import pandas as pd
 
-    model = run.load_model()
-    x, y = test_inputs(run.config, data, limit=batches * batch_size)
+    device = device or analysis_device()
+    model = load_for_analysis(run, device)
+    x, y = inputs_on(*test_inputs(run.config, data, limit=batches * batch_size), device)
     n = len(model.blocks)
     rng = random.Random(seed)
     rows = []
@@ -55,9 +76,10 @@ def measure(run, data, batches: int, batch_size: int, samples: int, seed: int = 
         sl = slice(b * batch_size, (b + 1) * batch_size)
         if sl.start >= len(x):
             break
-        cache = paths.forward_cache(model, x[sl], y[sl])
-        for row in paths.gradient_norms_by_length(cache, range(n + 1), samples, rng):
-            rows.append({"batch": b, **row})
+        with exact_fp32():
+            cache = paths.forward_cache(model, x[sl], y[sl])
+            for row in paths.gradient_norms_by_length(cache, range(n + 1), samples, rng):
+                rows.append({"batch": b, **row})
     return pd.DataFrame(rows)
 
 
