@@ -155,12 +155,15 @@ class NotebookContext:
         atomic.write_text(path, df.to_csv(index=False, float_format=self.float_format))
         return path
 
-    def cached_table(self, filename: str, key: dict, compute, device: torch.device | None = None):
+    def cached_table(self, filename: str, key: dict, compute, device: torch.device | None = None,
+                     resumable: bool = False):
         """The table `compute()` returns, saved as `filename`; computed again only when `key`
         (what it depends on: run ids, analysis parameters, analysis version) changes, or when
         retraining is requested. So replotting and re-reading never recompute. Beside it,
         `<filename>.computed.json` says where and when it was computed (`device`: where
-        `compute` runs, the CPU if not given), and the verdict record repeats that."""
+        `compute` runs, the CPU if not given), and the verdict record repeats that.
+        `resumable`: `compute(log)` gets a rowlog.RowLog for this key, through which it computes
+        row by row; killed part way, it resumes from the rows logged."""
         import pandas as pd
 
         from .store import retrain_requested
@@ -174,15 +177,35 @@ class NotebookContext:
                     self._note_table(filename, path)
                     return pd.read_csv(path)
         t0 = time.perf_counter()
-        df = compute()
+        log = None
+        if resumable:
+            from .rowlog import RowLog
+
+            log = RowLog(self._row_log_path(filename), key)
+            df = compute(log)
+        else:
+            df = compute()
         path = self.save_table(filename, df)
         atomic.write_json(path.with_name(f"{filename}.computed.json"), {
             **code_version(), "device_name": device_name(device or torch.device("cpu")),
             "seconds": round(time.perf_counter() - t0, 1),
             "recorded_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")})
         atomic.write_json(path.with_name(f"{filename}.key.json"), key)
+        if log is not None:
+            log.remove()
         self._note_table(filename, path)
         return pd.read_csv(path)  # what was saved, so a fresh and a reused run read the same
+
+    def _row_log_path(self, filename: str) -> Path:
+        """Where the rows of `filename` are logged while it is computed: under the run store's
+        cache (local to this machine, like the checkpoints of unfinished runs)."""
+        from .store import CACHE_DIR
+
+        try:
+            where = self.results_dir.resolve().relative_to(RESULTS_DIR.resolve())
+        except ValueError:
+            where = Path(self.profile) / self.name
+        return CACHE_DIR / "tables" / where / f"{filename}.rows.jsonl"
 
     def _note_table(self, filename: str, path: Path) -> None:
         """Keep where the table at `path` was computed (tables from before 2026-11-27 say nothing)."""

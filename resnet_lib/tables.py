@@ -10,6 +10,8 @@ CPU), and a minute or two on a GPU (analysis/device.py). This command computes t
 runs, with the notebook's own parameters and keys, so a GPU machine without Jupyter (a cluster
 node, a lent GPU) computes them and `make report` anywhere then reads them. Where each table was
 computed is in its `.computed.json` and in the notebook's verdict.json (`analysis_tables`).
+Stopped part way (SIGTERM, the end of a session), it resumes from the rows it logged
+(rowlog.py): run it again.
 """
 
 from __future__ import annotations

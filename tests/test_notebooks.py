@@ -411,6 +411,9 @@ def test_the_tables_command_computes_what_notebooks_05_and_06_then_reuse(cifar_d
         # the verdict record says where its tables were computed
         assert set(_verdict(name)["analysis_tables"]) == {p.name for p in made if p.parent.name == name}
     assert {p: p.stat().st_mtime_ns for p in made} == made  # read back, not computed again
+    from resnet_lib.store import CACHE_DIR
+
+    assert not list((CACHE_DIR / "tables").rglob("*.rows.jsonl"))  # row logs go with their table
 
 
 def test_the_tables_command_sets_up_each_notebook_with_the_notebooks_own_parameters():

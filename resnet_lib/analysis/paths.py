@@ -98,24 +98,35 @@ def full_gradient(model, images: torch.Tensor, labels: torch.Tensor) -> torch.Te
     return g
 
 
-def gradient_norms_by_length(cache: ForwardCache, ks: Iterable[int], samples: int,
-                             rng: random.Random) -> list[dict]:
-    """For each path length k, `samples` random sets of k units (every set, where there are no
-    more than `samples`): the mean over images of the norm of the gradient through exactly
-    those branches. One row per (k, set)."""
+def unit_sets(n_units: int, ks: Iterable[int], samples: int,
+              rng: random.Random) -> list[tuple[int, int, tuple[int, ...]]]:
+    """(k, sample, set of units) for each path length k: `samples` random sets of k of the
+    `n_units` units, or every set where there are no more than `samples`."""
     import itertools
 
-    n = cache.n_units
-    rows = []
+    out = []
     for k in ks:
-        if math.comb(n, k) <= samples:
-            draws = list(itertools.combinations(range(n), k))
+        if math.comb(n_units, k) <= samples:
+            draws = list(itertools.combinations(range(n_units), k))
         else:
-            draws = [tuple(sorted(rng.sample(range(n), k))) for _ in range(samples)]
-        for s, subset in enumerate(draws):
-            g = path_gradient(cache, subset)
-            rows.append({"k": k, "sample": s, "grad_norm": float(g.flatten(1).norm(dim=1).mean())})
-    return rows
+            draws = [tuple(sorted(rng.sample(range(n_units), k))) for _ in range(samples)]
+        out += [(k, s, subset) for s, subset in enumerate(draws)]
+    return out
+
+
+def gradient_norms_by_length(cache: ForwardCache, ks: Iterable[int], samples: int,
+                             rng: random.Random) -> list[dict]:
+    """For each path length k, `samples` random sets of k units (unit_sets): the mean over
+    images of the norm of the gradient through exactly those branches. One row per (k, set)."""
+    return gradient_norms(cache, unit_sets(cache.n_units, ks, samples, rng))
+
+
+def gradient_norms(cache: ForwardCache, sets) -> list[dict]:
+    """One row per (k, sample, set of units) of `sets`: the mean over images of the norm of the
+    gradient through exactly those branches."""
+    return [{"k": k, "sample": s,
+             "grad_norm": float(path_gradient(cache, subset).flatten(1).norm(dim=1).mean())}
+            for k, s, subset in sets]
 
 
 def path_counts(n_units: int) -> list[int]:

@@ -13,6 +13,7 @@ import torch
 from ..analysis import lesion
 from ..analysis.device import analysis_device, exact_fp32, inputs_on, load_for_analysis
 from ..analysis.inputs import test_inputs
+from ..rowlog import NoLog
 from . import plain_vs_residual
 
 ANALYSIS_VERSION = 1
@@ -69,21 +70,22 @@ def analysed_runs(ctx, data) -> list:
 
 def tables(ctx, runs, data) -> tuple["pd.DataFrame", "pd.DataFrame", "pd.DataFrame"]:
     """(single deletions, random deletions, random swaps): computed once (on the analysis
-    device), then read from the notebook's results folder while their runs, data, parameters
-    and analysis version stay the same. Notebook 05 and `python -m resnet_lib.tables` call this."""
+    device; row by row, resuming after a kill), then read from the notebook's results folder
+    while their runs, data, parameters and analysis version stay the same. Notebook 05 and
+    `python -m resnet_lib.tables` call this."""
     from ..notebook import analysis_key
 
     resnet = next(r for r in runs if r.config.model == "resnet")
     key = analysis_key(runs, data, ANALYSIS_VERSION, **ctx.params)
     device = analysis_device()
-    single = ctx.cached_table("single_deletions.csv", key, lambda: single_deletions(
-        runs, data, device), device)
+    single = ctx.cached_table("single_deletions.csv", key, lambda log: single_deletions(
+        runs, data, device, log), device, resumable=True)
     deletions = ctx.cached_table(
         "random_deletions.csv", {**key, "version": DELETIONS_VERSION},
-        lambda: random_deletions(resnet, data, ctx.delete_ks, ctx.delete_draws, device=device),
-        device)
-    swaps = ctx.cached_table("random_swaps.csv", key, lambda: random_swaps(
-        resnet, data, ctx.swap_ks, ctx.swap_draws, device=device), device)
+        lambda log: random_deletions(resnet, data, ctx.delete_ks, ctx.delete_draws,
+                                     device=device, log=log), device, resumable=True)
+    swaps = ctx.cached_table("random_swaps.csv", key, lambda log: random_swaps(
+        resnet, data, ctx.swap_ks, ctx.swap_draws, device=device, log=log), device, resumable=True)
     return single, deletions, swaps
 
 
@@ -113,9 +115,10 @@ def _compare(base_wrong: torch.Tensor, wrong: torch.Tensor) -> dict:
             "increase_sd": sd}
 
 
-def single_deletions(runs, data, device=None) -> "pd.DataFrame":
+def single_deletions(runs, data, device=None, log=NoLog()) -> "pd.DataFrame":
     """Every unit of each net deleted in turn (plain: the unit's two layers removed, the input
-    passed on). On `device`, else the analysis device (the GPU where there is one)."""
+    passed on). On `device`, else the analysis device (the GPU where there is one). Rows that
+    `log` (rowlog.RowLog) holds are read back, not computed again."""
     import pandas as pd
 
     rows = []
@@ -123,16 +126,20 @@ def single_deletions(runs, data, device=None) -> "pd.DataFrame":
         model, x, y = _prepared(run, data, device)
         base = _wrong(model, x, y)
         down = set(lesion.downsampling_units(model))
-        rows.append({"family": run.config.model, "deleted_unit": -1, "downsampling": False,
-                     **_compare(base, base)})
+        rows.append(log.row(len(rows), lambda: {
+            "family": run.config.model, "deleted_unit": -1, "downsampling": False,
+            **_compare(base, base)}))
         for i in range(len(model.blocks)):
-            rows.append({"family": run.config.model, "deleted_unit": i, "downsampling": i in down,
-                         **_compare(base, _wrong(lesion.lesioned(model, [i]), x, y))})
+            rows.append(log.row(len(rows), lambda: {
+                "family": run.config.model, "deleted_unit": i, "downsampling": i in down,
+                **_compare(base, _wrong(lesion.lesioned(model, [i]), x, y))}))
     return pd.DataFrame(rows)
 
 
-def random_deletions(run, data, ks: list[int], draws: int, seed: int = 0, device=None) -> "pd.DataFrame":
-    """Error after deleting k random units, `draws` times per k."""
+def random_deletions(run, data, ks: list[int], draws: int, seed: int = 0, device=None,
+                     log=NoLog()) -> "pd.DataFrame":
+    """Error after deleting k random units, `draws` times per k (every draw made, logged rows
+    read back from `log`)."""
     import pandas as pd
 
     model, x, y = _prepared(run, data, device)
@@ -143,15 +150,18 @@ def random_deletions(run, data, ks: list[int], draws: int, seed: int = 0, device
     rows = []
     for k in ks:
         for d in range(draws):
-            deleted = rng.sample(range(n), k)
-            rows.append({"k": k, "draw": d, "deleted": " ".join(map(str, sorted(deleted))),
-                         "hits_downsampling": bool(down & set(deleted)),
-                         **_compare(base, _wrong(lesion.lesioned(model, deleted), x, y))})
+            deleted = rng.sample(range(n), k)  # drawn even for a logged row: the draws stay in step
+            rows.append(log.row(len(rows), lambda: {
+                "k": k, "draw": d, "deleted": " ".join(map(str, sorted(deleted))),
+                "hits_downsampling": bool(down & set(deleted)),
+                **_compare(base, _wrong(lesion.lesioned(model, deleted), x, y))}))
     return pd.DataFrame(rows)
 
 
-def random_swaps(run, data, ks: list[int], draws: int, seed: int = 0, device=None) -> "pd.DataFrame":
-    """Error after k random swaps of shape-compatible units, with the order's Kendall tau."""
+def random_swaps(run, data, ks: list[int], draws: int, seed: int = 0, device=None,
+                 log=NoLog()) -> "pd.DataFrame":
+    """Error after k random swaps of shape-compatible units, with the order's Kendall tau
+    (every draw made, logged rows read back from `log`)."""
     import pandas as pd
 
     model, x, y = _prepared(run, data, device)
@@ -160,9 +170,10 @@ def random_swaps(run, data, ks: list[int], draws: int, seed: int = 0, device=Non
     rows = []
     for k in ks:
         for d in range(draws):
-            order = lesion.random_swaps(model, k, rng)
-            rows.append({"k": k, "draw": d, "kendall_tau": lesion.kendall_tau(order),
-                         **_compare(base, _wrong(lesion.reordered(model, order), x, y))})
+            order = lesion.random_swaps(model, k, rng)  # drawn even for a logged row
+            rows.append(log.row(len(rows), lambda: {
+                "k": k, "draw": d, "kendall_tau": lesion.kendall_tau(order),
+                **_compare(base, _wrong(lesion.reordered(model, order), x, y))}))
     return pd.DataFrame(rows)
 
 

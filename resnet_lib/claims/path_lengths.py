@@ -13,6 +13,7 @@ import numpy as np
 from ..analysis import paths
 from ..analysis.device import analysis_device, exact_fp32, inputs_on, load_for_analysis
 from ..analysis.inputs import test_inputs
+from ..rowlog import NoLog
 from ..stats import mean_interval
 from . import plain_vs_residual
 
@@ -48,22 +49,25 @@ def analysed_runs(ctx, data) -> list:
 
 
 def tables(ctx, runs, data) -> tuple["pd.DataFrame"]:
-    """(gradient norms by path length,): computed once (on the analysis device), then read from
-    the notebook's results folder while the run, data, parameters and analysis version stay the
-    same. Notebook 06 and `python -m resnet_lib.tables` call this."""
+    """(gradient norms by path length,): computed once (on the analysis device; batch by batch,
+    resuming after a kill), then read from the notebook's results folder while the run, data,
+    parameters and analysis version stay the same. Notebook 06 and `python -m resnet_lib.tables`
+    call this."""
     from ..notebook import analysis_key
 
     key = analysis_key(runs, data, ANALYSIS_VERSION, **ctx.params)
     device = analysis_device()
-    return (ctx.cached_table("gradients.csv", key, lambda: measure(
-        runs[0], data, ctx.batches, ctx.batch_size, ctx.samples, device=device), device),)
+    return (ctx.cached_table("gradients.csv", key, lambda log: measure(
+        runs[0], data, ctx.batches, ctx.batch_size, ctx.samples, device=device, log=log),
+        device, resumable=True),)
 
 
 def measure(run, data, batches: int, batch_size: int, samples: int, seed: int = 0,
-            device=None) -> "pd.DataFrame":
+            device=None, log=NoLog()) -> "pd.DataFrame":
     """Gradient norm at the first unit's input through exactly k branches, for every k, on
     `batches` batches of test images; one row per (batch, k, set of units). On `device`, else
-    the analysis device (the GPU where there is one), in exact fp32."""
+    the analysis device (the GPU where there is one), in exact fp32. A batch whose rows `log`
+    (rowlog.RowLog) holds is read back, not computed again."""
     import pandas as pd
 
     device = device or analysis_device()
@@ -76,10 +80,14 @@ def measure(run, data, batches: int, batch_size: int, samples: int, seed: int = 
         sl = slice(b * batch_size, (b + 1) * batch_size)
         if sl.start >= len(x):
             break
-        with exact_fp32():
-            cache = paths.forward_cache(model, x[sl], y[sl])
-            for row in paths.gradient_norms_by_length(cache, range(n + 1), samples, rng):
-                rows.append({"batch": b, **row})
+        sets = paths.unit_sets(n, range(n + 1), samples, rng)  # drawn even for a logged batch
+
+        def batch_rows():
+            with exact_fp32():
+                cache = paths.forward_cache(model, x[sl], y[sl])
+                return [{"batch": b, **row} for row in paths.gradient_norms(cache, sets)]
+
+        rows += log.row(b, batch_rows)
     return pd.DataFrame(rows)
 
 

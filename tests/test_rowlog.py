@@ -1,0 +1,95 @@
+"""Long analysis tables resume after a kill from the rows they logged (resnet_lib/rowlog.py)."""
+
+import pandas as pd
+import pytest
+
+from resnet_lib import claims
+from resnet_lib.claims import lesion_study, path_lengths
+from resnet_lib.rowlog import RowLog
+from resnet_lib.store import RunStore
+
+
+class Killed(Exception):
+    """The process stopped mid-analysis (a kill, the end of a session)."""
+
+
+def test_a_log_reads_back_its_rows_and_only_for_its_own_key(tmp_path):
+    path = tmp_path / "t.rows.jsonl"
+    log = RowLog(path, {"runs": "a"})
+    assert [log.row(i, lambda i=i: {"i": i, "x": i / 3}) for i in range(3)] == [
+        {"i": i, "x": i / 3} for i in range(3)]
+    again = RowLog(path, {"runs": "a"})
+    assert again.resumed == 3
+    assert again.row(1, lambda: pytest.fail("a logged row is computed again")) == {"i": 1, "x": 1 / 3}
+    with pytest.raises(IndexError):
+        again.row(5, dict)  # rows come in order
+    assert RowLog(path, {"runs": "b"}).resumed == 0  # another key: the rows are not these
+    assert RowLog(path, {"runs": "a"}).resumed == 0  # and were discarded
+
+
+def test_a_line_cut_short_by_a_kill_is_dropped(tmp_path):
+    path = tmp_path / "t.rows.jsonl"
+    log = RowLog(path, {"k": 1})
+    log.row(0, lambda: {"e": 1.5})
+    with open(path, "a") as f:
+        f.write('{"e": 2.')  # the kill came mid-write
+    again = RowLog(path, {"k": 1})
+    assert again.resumed == 1 and again.row(1, lambda: {"e": 2.5}) == {"e": 2.5}
+    assert RowLog(path, {"k": 1}).rows == [{"e": 1.5}, {"e": 2.5}]
+
+
+@pytest.fixture(scope="module")
+def smoke_nets(cifar):
+    p = claims.defaults("05", "smoke")
+    return RunStore.for_profile("smoke").get_many(lesion_study.configs("smoke", p["depth"], 0), cifar)
+
+
+def test_a_lesion_table_killed_part_way_resumes_to_the_same_table(smoke_nets, cifar, tmp_path,
+                                                                   monkeypatch):
+    p = claims.defaults("05", "smoke")
+    resnet = next(r for r in smoke_nets if r.config.model == "resnet")
+    args = (resnet, cifar, p["delete_ks"], p["delete_draws"])
+    whole = lesion_study.random_deletions(*args)
+    real, calls, kill_at = lesion_study._wrong, [], [4]
+
+    def evaluate(*a, **kw):
+        calls.append(1)
+        if len(calls) == kill_at[0]:  # the intact net and two lesioned ones, then killed
+            raise Killed
+        return real(*a, **kw)
+
+    monkeypatch.setattr(lesion_study, "_wrong", evaluate)
+    path, key = tmp_path / "random_deletions.csv.rows.jsonl", {"runs": resnet.config.run_id}
+    with pytest.raises(Killed):
+        lesion_study.random_deletions(*args, log=RowLog(path, key))
+    calls.clear()
+    kill_at[0] = None
+    log = RowLog(path, key)
+    assert log.resumed == 2
+    pd.testing.assert_frame_equal(lesion_study.random_deletions(*args, log=log), whole)
+    assert len(calls) == 1 + len(whole) - 2  # the intact net again, and only the rows not logged
+
+
+def test_a_path_gradient_table_resumes_batch_by_batch(smoke_nets, cifar, tmp_path, monkeypatch):
+    p = claims.defaults("06", "smoke")
+    resnet = next(r for r in smoke_nets if r.config.model == "resnet")
+    args = (resnet, cifar, p["batches"], p["batch_size"], p["samples"])
+    whole = path_lengths.measure(*args)
+    real, calls, kill_at = path_lengths.paths.forward_cache, [], [2]
+
+    def forward(*a, **kw):
+        calls.append(1)
+        if len(calls) == kill_at[0]:  # killed in the second batch
+            raise Killed
+        return real(*a, **kw)
+
+    monkeypatch.setattr(path_lengths.paths, "forward_cache", forward)
+    path, key = tmp_path / "gradients.csv.rows.jsonl", {"runs": resnet.config.run_id}
+    with pytest.raises(Killed):
+        path_lengths.measure(*args, log=RowLog(path, key))
+    calls.clear()
+    kill_at[0] = None
+    log = RowLog(path, key)
+    assert log.resumed == 1
+    pd.testing.assert_frame_equal(path_lengths.measure(*args, log=log), whole)
+    assert len(calls) == p["batches"] - 1
