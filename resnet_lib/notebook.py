@@ -188,7 +188,8 @@ class NotebookContext:
         path = self.save_table(filename, df)
         atomic.write_json(path.with_name(f"{filename}.computed.json"), {
             **code_version(), "device_name": device_name(device or torch.device("cpu")),
-            "seconds": round(time.perf_counter() - t0, 1),
+            "seconds": round(time.perf_counter() - t0, 1),  # this last part's, where resumed
+            **({"rows_resumed": log.resumed} if log is not None and log.resumed else {}),
             "recorded_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")})
         atomic.write_json(path.with_name(f"{filename}.key.json"), key)
         if log is not None:

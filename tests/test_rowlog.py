@@ -93,3 +93,29 @@ def test_a_path_gradient_table_resumes_batch_by_batch(smoke_nets, cifar, tmp_pat
     assert log.resumed == 1
     pd.testing.assert_frame_equal(path_lengths.measure(*args, log=log), whole)
     assert len(calls) == p["batches"] - 1
+
+
+def test_a_notebook_table_killed_part_way_says_how_many_rows_it_read_back(tmp_path):
+    import json
+
+    from resnet_lib import notebook
+
+    ctx = notebook.setup("06_path_lengths", "smoke", depth=None, seed=None, batches=None,
+                         batch_size=None, samples=None, train_missing=None)
+    key = {"test": str(tmp_path)}
+
+    def compute(log, die_after=None):
+        rows = []
+        for i in range(5):
+            if i == die_after:
+                raise Killed
+            rows.append(log.row(i, lambda i=i: {"i": i}))
+        return pd.DataFrame(rows)
+
+    with pytest.raises(Killed):
+        ctx.cached_table("killed.csv", key, lambda log: compute(log, die_after=3), resumable=True)
+    table = ctx.cached_table("killed.csv", key, compute, resumable=True)
+    assert list(table["i"]) == list(range(5))
+    computed = json.loads((ctx.results_dir / "killed.csv.computed.json").read_text())
+    assert computed["rows_resumed"] == 3 and ctx.tables["killed.csv"] == computed
+    assert not ctx._row_log_path("killed.csv").exists()
