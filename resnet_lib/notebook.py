@@ -79,10 +79,12 @@ def output_dirs(name: str, profile: str, scope: str | None) -> tuple[Path, Path]
 
 def analysis_key(runs, data, version, **params) -> dict:
     """What an analysis table depends on, for `NotebookContext.cached_table`: the runs and their
-    final weights (retraining keeps a run's id but changes its weights), the data files, the
-    analysis code's version and the analysis parameters."""
+    final weights (retraining keeps a run's id but changes its weights), the images and labels
+    (their content's sha256, the same for every copy however it is pickled: a table computed on
+    a GPU machine's re-pickled copy, shared/gpu-data, is recognised here), the analysis code's
+    version and the analysis parameters."""
     params = {k: v for k, v in params.items() if k != "train_missing"}  # where runs came from
-    return {"runs": {r.config.run_id: r.weights_sha256 for r in runs}, "data": data.file_sha256,
+    return {"runs": {r.config.run_id: r.weights_sha256 for r in runs}, "data": data.content_sha256,
             "version": version, **params}
 
 

@@ -499,3 +499,33 @@ def test_published_runs_get_the_usual_mode(cifar, tmp_path):
     mask = os.umask(0)
     os.umask(mask)
     assert run.dir.stat().st_mode & 0o777 == 0o777 & ~mask
+
+
+def test_the_analysis_key_is_the_same_for_a_re_pickled_copy_of_the_data(cifar_dir, cifar, tmp_path):
+    """A GPU machine gets CIFAR-10 unpacked from shared/gpu-data, pickled anew: other file
+    hashes, the same images. Tables computed there must be recognised here, and other images
+    must not be."""
+    import pickle
+
+    from resnet_lib import data as data_mod
+    from resnet_lib.notebook import analysis_key
+
+    copy = tmp_path / "copy" / data_mod.BATCHES_DIR
+    copy.mkdir(parents=True)
+    for f in cifar_dir.iterdir():
+        with open(f, "rb") as src:
+            obj = pickle.load(src, encoding="bytes")
+        with open(copy / f.name, "wb") as dst:
+            pickle.dump(obj, dst, protocol=4)  # the fixture is protocol 2: other bytes
+    again = data_mod.load_cifar10(copy.parent, download_if_missing=False)
+    assert again.file_sha256 != cifar.file_sha256
+    store = RunStore(tmp_path / "runs", tmp_path / "cache")
+    run = store.get(config(), cifar, progress=False)
+    assert analysis_key([run], again, 1) == analysis_key([run], cifar, 1)
+    with open(copy / data_mod.TEST_FILE, "rb") as src:
+        test = pickle.load(src, encoding="bytes")
+    test[b"data"][0, 0] ^= 1  # one pixel of one test image
+    with open(copy / data_mod.TEST_FILE, "wb") as dst:
+        pickle.dump(test, dst, protocol=4)
+    other = data_mod.load_cifar10(copy.parent, download_if_missing=False)
+    assert analysis_key([run], other, 1) != analysis_key([run], cifar, 1)
