@@ -49,7 +49,7 @@ from .complexity import model_multiply_adds
 from .config import RunConfig
 from .data import Cifar10, Split, find_data_dir, load_cifar10
 from .profiles import PAPER_RECIPE
-from .provenance import cpu_flags, environment
+from .provenance import BF16_INSTRUCTIONS, cpu_flags, environment
 from .store import RESULTS_DIR
 from .train import Trainer, default_device, step_kind
 
@@ -276,7 +276,7 @@ def matmul_step(device, precision: str, n: int | None = None):
 
 def cpu_has_bf16_instructions() -> bool:
     """AVX512-BF16 or AMX-BF16 in /proc/cpuinfo: without them bf16 arithmetic is emulated."""
-    return bool({"avx512_bf16", "amx_bf16"} & cpu_flags())
+    return bool(BF16_INSTRUCTIONS.keys() & cpu_flags())
 
 
 def judge_targets(measured: dict, targets: dict = TARGETS_CPU) -> dict:

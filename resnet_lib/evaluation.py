@@ -23,7 +23,6 @@ numbers show that the stored weights, the code and the data are those of the tra
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
 import time
 from pathlib import Path
@@ -32,7 +31,7 @@ import torch
 
 from . import atomic
 from .data import NUM_CLASSES, TEST_FILE, Cifar10, load_cifar10, pixel_mean
-from .provenance import code_version, device_name
+from .provenance import computed_with
 from .train import default_device, eval_logits, evaluation_splits
 
 EVALUATIONS_FILE = "test_evaluations.json"
@@ -124,11 +123,8 @@ def evaluate_run(run, data: Cifar10, device: torch.device | None = None) -> dict
                  "error_logged_during_training": logged["error"]}
     return {**key, "error": _error(wrong), "loss": round(losses.mean().item(), 6),
             "per_class_error": per_class, "check_against_training_log": check,
-            "evaluated_with": {**code_version(), "device_name": device_name(device),
-                               "precision": run.config.recipe.precision,
-                               "seconds": round(time.perf_counter() - t0, 1),
-                               "recorded_at": datetime.datetime.now(datetime.timezone.utc)
-                               .isoformat(timespec="seconds")}}
+            "evaluated_with": computed_with(device, precision=run.config.recipe.precision,
+                                            seconds=round(time.perf_counter() - t0, 1))}
 
 
 def record(run, result: dict) -> Path:

@@ -3,7 +3,6 @@ profile, say how the profile departs from the paper, and save its results under 
 
 from __future__ import annotations
 
-import datetime
 import hashlib
 import json
 import os
@@ -17,7 +16,7 @@ from pathlib import Path
 from . import atomic, claims
 from .data import REPO_ROOT
 from .models import units_per_stage
-from .provenance import code_version, device_name
+from .provenance import code_version, computed_with, device_name
 from .profiles import describe, deviations, get_profile
 from .store import RESULTS_DIR, RunsNotComplete, RunStore
 
@@ -188,11 +187,10 @@ class NotebookContext:
         else:
             df = compute()
         path = self.save_table(filename, df)
-        atomic.write_json(path.with_name(f"{filename}.computed.json"), {
-            **code_version(), "device_name": device_name(device or torch.device("cpu")),
-            "seconds": round(time.perf_counter() - t0, 1),  # this last part's, where resumed
-            **({"rows_resumed": log.resumed} if log is not None and log.resumed else {}),
-            "recorded_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")})
+        atomic.write_json(path.with_name(f"{filename}.computed.json"), computed_with(
+            device or torch.device("cpu"),
+            seconds=round(time.perf_counter() - t0, 1),  # this last part's, where resumed
+            **({"rows_resumed": log.resumed} if log is not None and log.resumed else {})))
         atomic.write_json(path.with_name(f"{filename}.key.json"), key)
         if log is not None:
             log.remove()

@@ -49,9 +49,10 @@ def cpu_flags() -> set[str]:
     return set((_cpuinfo_field("flags") or "").split())
 
 
-# Matrix instructions that torch's capability string (at most "AVX512") does not name, though
-# they decide a CPU's bf16 speed: the hosts this study ran on differ exactly there.
-_MATRIX_FLAGS = {"avx512_bf16": "AVX512-BF16", "amx_bf16": "AMX-BF16"}
+# bf16 instructions, by their /proc/cpuinfo flag: torch's capability string (at most "AVX512")
+# does not name them, though they decide a CPU's bf16 speed (without them bf16 is emulated), and
+# the hosts this study ran on differ exactly there.
+BF16_INSTRUCTIONS = {"avx512_bf16": "AVX512-BF16", "amx_bf16": "AMX-BF16"}
 
 
 def device_name(device: torch.device) -> str:
@@ -62,7 +63,7 @@ def device_name(device: torch.device) -> str:
     cpu = _cpuinfo_field("model name") or platform.processor() or platform.machine()
     flags = cpu_flags()
     isa = [torch.backends.cpu.get_cpu_capability()] + [
-        label for flag, label in _MATRIX_FLAGS.items() if flag in flags]
+        label for flag, label in BF16_INSTRUCTIONS.items() if flag in flags]
     return f"{cpu} ({torch.get_num_threads()} threads, {', '.join(isa)})"
 
 
@@ -80,6 +81,17 @@ def code_version() -> dict:
     return out
 
 
+def utc_now() -> str:
+    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+
+
+def computed_with(device: torch.device, **details) -> dict:
+    """Where and when a result (an evaluation, an analysis table) was computed: the code, the
+    device, `details` (seconds, precision, ...) and the time."""
+    return {**code_version(), "device_name": device_name(device), **details,
+            "recorded_at": utc_now()}
+
+
 def environment(device: torch.device, data_sha256: dict[str, str], data_root: Path,
                 data_content_sha256: dict[str, str] | None = None) -> dict:
     return {
@@ -91,5 +103,5 @@ def environment(device: torch.device, data_sha256: dict[str, str], data_root: Pa
         "data_root": str(data_root),
         "data_sha256": data_sha256,
         "data_content_sha256": data_content_sha256,
-        "recorded_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "recorded_at": utc_now(),
     }

@@ -44,30 +44,41 @@ def smoke_nets(cifar):
     return RunStore.for_profile("smoke").get_many(lesion_study.configs("smoke", p["depth"], 0), cifar)
 
 
+def _killed_then_resumed(monkeypatch, owner, name: str, kill_on_call: int, table, path, key):
+    """Compute `table(log)` with `owner.name` stopping the process at its `kill_on_call`-th
+    call, then again from what the log holds: (rows read back, the resumed table, calls of
+    `owner.name` by the resumed computation)."""
+    real, calls, kill_at = getattr(owner, name), [], [kill_on_call]
+
+    def counted(*a, **kw):
+        calls.append(1)
+        if len(calls) == kill_at[0]:
+            raise Killed
+        return real(*a, **kw)
+
+    monkeypatch.setattr(owner, name, counted)
+    with pytest.raises(Killed):
+        table(RowLog(path, key))
+    calls.clear()
+    kill_at[0] = None
+    log = RowLog(path, key)
+    return log.resumed, table(log), len(calls)
+
+
 def test_a_lesion_table_killed_part_way_resumes_to_the_same_table(smoke_nets, cifar, tmp_path,
                                                                    monkeypatch):
     p = claims.defaults("05", "smoke")
     resnet = next(r for r in smoke_nets if r.config.model == "resnet")
     args = (resnet, cifar, p["delete_ks"], p["delete_draws"])
     whole = lesion_study.random_deletions(*args)
-    real, calls, kill_at = lesion_study._wrong, [], [4]
-
-    def evaluate(*a, **kw):
-        calls.append(1)
-        if len(calls) == kill_at[0]:  # the intact net and two lesioned ones, then killed
-            raise Killed
-        return real(*a, **kw)
-
-    monkeypatch.setattr(lesion_study, "_wrong", evaluate)
-    path, key = tmp_path / "random_deletions.csv.rows.jsonl", {"runs": resnet.config.run_id}
-    with pytest.raises(Killed):
-        lesion_study.random_deletions(*args, log=RowLog(path, key))
-    calls.clear()
-    kill_at[0] = None
-    log = RowLog(path, key)
-    assert log.resumed == 2
-    pd.testing.assert_frame_equal(lesion_study.random_deletions(*args, log=log), whole)
-    assert len(calls) == 1 + len(whole) - 2  # the intact net again, and only the rows not logged
+    # killed at the 4th evaluation: the intact net and two lesioned ones done
+    resumed, table, calls = _killed_then_resumed(
+        monkeypatch, lesion_study, "_wrong", 4,
+        lambda log: lesion_study.random_deletions(*args, log=log),
+        tmp_path / "random_deletions.csv.rows.jsonl", {"runs": resnet.config.run_id})
+    assert resumed == 2
+    pd.testing.assert_frame_equal(table, whole)
+    assert calls == 1 + len(whole) - 2  # the intact net again, and only the rows not logged
 
 
 def test_a_path_gradient_table_resumes_batch_by_batch(smoke_nets, cifar, tmp_path, monkeypatch):
@@ -75,24 +86,14 @@ def test_a_path_gradient_table_resumes_batch_by_batch(smoke_nets, cifar, tmp_pat
     resnet = next(r for r in smoke_nets if r.config.model == "resnet")
     args = (resnet, cifar, p["batches"], p["batch_size"], p["samples"])
     whole = path_lengths.measure(*args)
-    real, calls, kill_at = path_lengths.paths.forward_cache, [], [2]
-
-    def forward(*a, **kw):
-        calls.append(1)
-        if len(calls) == kill_at[0]:  # killed in the second batch
-            raise Killed
-        return real(*a, **kw)
-
-    monkeypatch.setattr(path_lengths.paths, "forward_cache", forward)
-    path, key = tmp_path / "gradients.csv.rows.jsonl", {"runs": resnet.config.run_id}
-    with pytest.raises(Killed):
-        path_lengths.measure(*args, log=RowLog(path, key))
-    calls.clear()
-    kill_at[0] = None
-    log = RowLog(path, key)
-    assert log.resumed == 1
-    pd.testing.assert_frame_equal(path_lengths.measure(*args, log=log), whole)
-    assert len(calls) == p["batches"] - 1
+    # killed in the second batch
+    resumed, table, calls = _killed_then_resumed(
+        monkeypatch, path_lengths.paths, "forward_cache", 2,
+        lambda log: path_lengths.measure(*args, log=log),
+        tmp_path / "gradients.csv.rows.jsonl", {"runs": resnet.config.run_id})
+    assert resumed == 1
+    pd.testing.assert_frame_equal(table, whole)
+    assert calls == p["batches"] - 1
 
 
 def test_a_notebook_table_killed_part_way_says_how_many_rows_it_read_back(tmp_path):

@@ -16,6 +16,8 @@ from contextlib import contextmanager
 
 import torch
 
+from .inputs import test_inputs
+
 # RESNET_LIB_ANALYSIS_DEVICE=cpu keeps analyses on the CPU of a GPU machine (e.g. to compare).
 DEVICE_ENV = "RESNET_LIB_ANALYSIS_DEVICE"
 
@@ -39,9 +41,13 @@ def exact_fp32():
         torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = saved
 
 
-def load_for_analysis(run, device: torch.device) -> torch.nn.Module:
-    """`run`'s final weights on `device`, eval mode, channels-last."""
-    return run.load_model(device).to(memory_format=torch.channels_last)
+def prepared(run, data, device: torch.device | None = None, limit: int | None = None):
+    """(net, test images, labels) of `run` on `device` (else the analysis device): its final
+    weights in eval mode and its test split as the trainer evaluated it (inputs.test_inputs,
+    the first `limit` images if given), channels-last."""
+    device = device or analysis_device()
+    model = run.load_model(device).to(memory_format=torch.channels_last)
+    return (model, *inputs_on(*test_inputs(run.config, data, limit=limit), device))
 
 
 def inputs_on(images: torch.Tensor, labels: torch.Tensor, device: torch.device):

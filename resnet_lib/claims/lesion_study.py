@@ -11,8 +11,7 @@ import numpy as np
 import torch
 
 from ..analysis import lesion
-from ..analysis.device import analysis_device, exact_fp32, inputs_on, load_for_analysis
-from ..analysis.inputs import test_inputs
+from ..analysis.device import analysis_device, exact_fp32, prepared
 from ..rowlog import NoLog
 from . import plain_vs_residual
 
@@ -98,12 +97,6 @@ def _wrong(model, images, labels, batch_size: int = 500) -> torch.Tensor:
                           for i in range(0, len(images), batch_size)])
 
 
-def _prepared(run, data, device):
-    """(net, test images, labels) of `run` on the analysis device (analysis/device.py)."""
-    device = device or analysis_device()
-    return (load_for_analysis(run, device), *inputs_on(*test_inputs(run.config, data), device))
-
-
 def _compare(base_wrong: torch.Tensor, wrong: torch.Tensor) -> dict:
     """Error (%) and its change from the intact net, with the sd of the change from the images
     whose verdict flipped (paired on the same test images)."""
@@ -123,7 +116,7 @@ def single_deletions(runs, data, device=None, log=NoLog()) -> "pd.DataFrame":
 
     rows = []
     for run in runs:
-        model, x, y = _prepared(run, data, device)
+        model, x, y = prepared(run, data, device)
         base = _wrong(model, x, y)
         down = set(lesion.downsampling_units(model))
         rows.append(log.row(len(rows), lambda: {
@@ -142,7 +135,7 @@ def random_deletions(run, data, ks: list[int], draws: int, seed: int = 0, device
     read back from `log`)."""
     import pandas as pd
 
-    model, x, y = _prepared(run, data, device)
+    model, x, y = prepared(run, data, device)
     base = _wrong(model, x, y)
     rng = random.Random(seed)
     n = len(model.blocks)
@@ -164,7 +157,7 @@ def random_swaps(run, data, ks: list[int], draws: int, seed: int = 0, device=Non
     (every draw made, logged rows read back from `log`)."""
     import pandas as pd
 
-    model, x, y = _prepared(run, data, device)
+    model, x, y = prepared(run, data, device)
     base = _wrong(model, x, y)
     rng = random.Random(seed)
     rows = []

@@ -11,8 +11,7 @@ import random
 import numpy as np
 
 from ..analysis import paths
-from ..analysis.device import analysis_device, exact_fp32, inputs_on, load_for_analysis
-from ..analysis.inputs import test_inputs
+from ..analysis.device import analysis_device, exact_fp32, prepared
 from ..rowlog import NoLog
 from ..stats import mean_interval
 from . import plain_vs_residual
@@ -70,9 +69,7 @@ def measure(run, data, batches: int, batch_size: int, samples: int, seed: int = 
     (rowlog.RowLog) holds is read back, not computed again."""
     import pandas as pd
 
-    device = device or analysis_device()
-    model = load_for_analysis(run, device)
-    x, y = inputs_on(*test_inputs(run.config, data, limit=batches * batch_size), device)
+    model, x, y = prepared(run, data, device, limit=batches * batch_size)
     n = len(model.blocks)
     rng = random.Random(seed)
     rows = []
