@@ -8,7 +8,8 @@ For ResNet-20, -56 and -110 at batch 128 on the current device, images/s of
               (RandomCrop(32, padding=4), RandomHorizontalFlip, ToTensor, Normalize) in a
               DataLoader with one worker per core.
 Speed is also measured against the machine's own ceiling, in the same run: a large matrix
-multiply in the same precision gives the FLOP/s this device reaches at best, and the training
+multiply in the same precision, through each library that has one (torch's matmul; on a CPU also
+oneDNN's, as a 1x1 convolution), gives the FLOP/s this device reaches at best, and the training
 step's achieved FLOP/s (images/s x 6 x multiply-adds per image: forward, and a backward of about
 twice the forward) is reported as a fraction of it. Machines differ (AVX2, AVX-512, bf16
 instructions, AMX, GPUs), so targets are fractions of the ceiling, not images/s.
@@ -54,8 +55,10 @@ from .store import RESULTS_DIR
 from .train import Trainer, default_device, step_kind
 
 # The CPU targets, each judged on ResNet-20 against numbers measured in the same run. The fp32
-# step reached about 81% of the fp32 matmul ceiling (and 1.5x the baseline) on the 2-core AMD
-# EPYC with AVX-512 of 2026-11-25; the earlier fixed targets (1,100 img/s, 2x) assumed AMX.
+# step reached about 81% of torch's fp32 matmul (and 1.5x the baseline) on the 2-core AMD EPYC
+# with AVX-512 of 2026-11-25, a ceiling of the matmul alone: on the AMD EPYC of 2026-11-27 that
+# matmul (MKL) reached half of oneDNN's (ceiling_steps). The earlier fixed targets (1,100 img/s,
+# 2x) assumed AMX.
 TARGETS_CPU = {
     "fp32_fraction_of_ceiling": 0.75,       # at least
     "fp32_speedup_vs_baseline": 1.3,        # at least
@@ -274,6 +277,39 @@ def matmul_step(device, precision: str, n: int | None = None):
     return (lambda: a @ b), 2 * n ** 3
 
 
+def convolution_matmul_step(device, precision: str, n: int = 2048):
+    """(step, FLOPs a step) of the same n x n x n matrix multiply as a 1x1 convolution,
+    channels-last: on a CPU it runs in oneDNN, the library of the model's convolutions."""
+    dtype = torch.bfloat16 if precision == "bf16" else torch.float32
+    g = torch.Generator(device="cpu").manual_seed(0)
+    x = torch.randn(1, n, 1, n, generator=g).to(device, dtype)      # n rows of n channels
+    w = torch.randn(n, n, 1, 1, generator=g).to(device, dtype)
+    x, w = (t.contiguous(memory_format=torch.channels_last) for t in (x, w))
+    with torch.no_grad():
+        for _ in range(2):
+            torch.nn.functional.conv2d(x, w)
+    return torch.no_grad()(lambda: torch.nn.functional.conv2d(x, w)), 2 * n ** 3
+
+
+def ceiling_steps(device, precision: str) -> dict:
+    """The ceiling's candidates, {name: (step, FLOPs a step)}: one large matrix multiply through
+    each library this device has for it. A CPU's BLAS need not be tuned for the CPU: on the AMD
+    EPYC (AVX-512, AVX512-BF16) of 2026-11-27 torch's fp32 matmul (MKL) reached 205 GFLOP/s and
+    the same multiply as a 1x1 convolution (oneDNN) 405, so a ceiling of the matmul alone had
+    ResNet-20's own convolutions at 176% of it. A round's ceiling is its fastest candidate
+    (with_ceiling). On a GPU, cuBLAS is the one candidate."""
+    steps = {"ceiling_matmul": matmul_step(device, precision)}
+    if device.type == "cpu":
+        steps["ceiling_1x1_convolution"] = convolution_matmul_step(device, precision)
+    return steps
+
+
+def with_ceiling(rates: dict) -> dict:
+    """`rates` (interleaved's) with "ceiling" added: in each round, its fastest candidate's."""
+    candidates = [r for name, r in rates.items() if name.startswith("ceiling_")]
+    return {"ceiling": [max(round_) for round_ in zip(*candidates)], **rates}
+
+
 def cpu_has_bf16_instructions() -> bool:
     """AVX512-BF16 or AMX-BF16 in /proc/cpuinfo: without them bf16 arithmetic is emulated."""
     return bool(BF16_INSTRUCTIONS.keys() & cpu_flags())
@@ -307,14 +343,14 @@ def _timed(step, device, seconds: float, batch: int = 128) -> float:
 def interleaved(steps: dict, device, seconds: float, rounds: int) -> dict[str, list[float]]:
     """Rates (units a second) of each of `steps` ({name: (step, units a step)}) in `rounds`
     rounds, each round timing every step in turn: `seconds` in all for a step, a quarter of it
-    for the matmul "ceiling" (steady, and timed only to scale the others). A shared host's
+    for each "ceiling" candidate (steady, and timed only to scale the others). A shared host's
     speed drifts (this study's moved 10-20% within minutes), and a drift moves all the steps of
     one round alike: ratios within a round hold where ratios between separate runs do not."""
     out = {name: [] for name in steps}
     for _ in range(rounds):
         for name, (step, units) in steps.items():
             step()  # untimed: settles what the step before left in caches and queues
-            each = seconds / rounds / (4 if name == "ceiling" else 1)
+            each = seconds / rounds / (4 if name.startswith("ceiling") else 1)
             out[name].append(_timed(step, device, each, batch=units))
     return out
 
@@ -334,13 +370,13 @@ def model_row(depth: int, data: Cifar10, device, seconds: float, rounds: int) ->
     the floor (GPU) or the convolutions alone (CPU), each beside the fp32 ceiling of its round.
     Rates are medians over the rounds; fractions and ratios, medians of each round's own."""
     bound = "floor" if device.type == "cuda" else "convolutions_alone"
-    steps = {"ceiling": matmul_step(device, "fp32"),
+    steps = {**ceiling_steps(device, "fp32"),
              "ours": ours_step(depth, data, device),
              "eager": ours_step(depth, data, device, cuda_graph=False, compiled=False),
              "baseline": (baseline_step(depth, data, device), 128),
              bound: (graph_floor_step(depth, device) if bound == "floor"
                      else convolutions_step(depth, device), 128)}
-    rates = interleaved(steps, device, seconds, rounds)
+    rates = with_ceiling(interleaved(steps, device, seconds, rounds))
     flop = training_flop_per_image(depth)
     median = {name: statistics.median(r) for name, r in rates.items()}
 
@@ -366,12 +402,12 @@ def model_row(depth: int, data: Cifar10, device, seconds: float, rounds: int) ->
 
 def bf16_row(depth: int, data: Cifar10, device, seconds: float, rounds: int) -> dict:
     """ResNet-`depth`'s bf16 autocast step (and on a CPU its bf16 convolutions alone) beside
-    the bf16 matmul ceiling, in interleaved rounds."""
-    steps = {"ceiling": matmul_step(device, "bf16"),
+    the bf16 ceiling, in interleaved rounds."""
+    steps = {**ceiling_steps(device, "bf16"),
              "ours": ours_step(depth, data, device, precision="bf16")}
     if device.type == "cpu":
         steps["convolutions_alone"] = (convolutions_step(depth, device, precision="bf16"), 128)
-    rates = interleaved(steps, device, seconds, rounds)
+    rates = with_ceiling(interleaved(steps, device, seconds, rounds))
     flop = training_flop_per_image(depth)
     row = {"images_per_second": round(statistics.median(rates["ours"]), 1),
            "ceiling_gflops": round(statistics.median(rates["ceiling"]) / 1e9, 1),
@@ -384,10 +420,19 @@ def bf16_row(depth: int, data: Cifar10, device, seconds: float, rounds: int) -> 
 
 
 def _rounded(rates: dict) -> dict:
-    """Each round's rates as recorded: images/s, and the ceiling in GFLOP/s."""
-    return {("ceiling_gflops" if name == "ceiling" else name):
-            [round(r / 1e9 if name == "ceiling" else r, 1) for r in values]
+    """Each round's rates as recorded: images/s, and the ceiling and its candidates in GFLOP/s
+    (ceiling_gflops, ceiling_matmul_gflops, ...)."""
+    return {(f"{name}_gflops" if name.startswith("ceiling") else name):
+            [round(r / 1e9 if name.startswith("ceiling") else r, 1) for r in values]
             for name, values in rates.items()}
+
+
+def ceiling_candidates_gflops(rows: list[dict]) -> dict:
+    """{candidate: median GFLOP/s} over the rounds of `rows`: which library sets the ceiling."""
+    names = [k for k in rows[0]["rounds"] if k.startswith("ceiling_") and k != "ceiling_gflops"]
+    return {name.removeprefix("ceiling_").removesuffix("_gflops"):
+            round(statistics.median(v for r in rows for v in r["rounds"][name]), 1)
+            for name in names}
 
 
 PEAK_MEMORY_CHILD = """
@@ -487,10 +532,15 @@ def main(argv=None) -> int:
         "fp32": round(statistics.median(v for r in rows.values()
                                         for v in r["rounds"]["ceiling_gflops"]), 1),
         "bf16": bf16["ceiling_gflops"]}
+    record["ceiling_candidates_gflops"] = {"fp32": ceiling_candidates_gflops(list(rows.values())),
+                                           "bf16": ceiling_candidates_gflops([bf16])}
+    print("ceiling candidates, median GFLOP/s (a round's ceiling is its fastest): "
+          + "; ".join(f"{p} " + ", ".join(f"{k} {v:.1f}" for k, v in c.items())
+                      for p, c in record["ceiling_candidates_gflops"].items()), flush=True)
     convs_text = (f"; its convolutions alone {bf16['convolutions_alone_fraction_of_ceiling']:.0%}"
                   if "convolutions_alone_fraction_of_ceiling" in bf16 else "")
     print(f"resnet{small} bf16 autocast: {bf16['images_per_second']:.1f} img/s (fp32: "
-          f"{rows[f'resnet{small}']['ours']}); bf16 matmul ceiling {bf16['ceiling_gflops']:.1f} "
+          f"{rows[f'resnet{small}']['ours']}); bf16 ceiling {bf16['ceiling_gflops']:.1f} "
           f"GFLOP/s, of which the step reaches {bf16['fraction_of_ceiling']:.0%}"
           f"{'' if has_bf16 else ' (no bf16 instructions: emulated)'}{convs_text}")
     if device.type == "cuda":

@@ -31,7 +31,13 @@ def test_bench_records_each_step_as_a_fraction_of_the_ceiling_measured_in_the_sa
     row = record["throughput_images_per_second"]["resnet8"]
     # each measurement in both rounds, and the fractions are medians of the rounds' own
     assert {k: len(v) for k, v in row["rounds"].items()} == {
-        k: 2 for k in ("ceiling_gflops", "ours", "eager", "baseline", "convolutions_alone")}
+        k: 2 for k in ("ceiling_gflops", "ceiling_matmul_gflops", "ceiling_1x1_convolution_gflops",
+                       "ours", "eager", "baseline", "convolutions_alone")}
+    # a round's ceiling is its fastest candidate, and both candidates are recorded
+    assert row["rounds"]["ceiling_gflops"] == [
+        max(m, c) for m, c in zip(row["rounds"]["ceiling_matmul_gflops"],
+                                  row["rounds"]["ceiling_1x1_convolution_gflops"])]
+    assert set(record["ceiling_candidates_gflops"]["bf16"]) == {"matmul", "1x1_convolution"}
     per_round = [o * bench.training_flop_per_image(8) / 1e9 / c
                  for o, c in zip(row["rounds"]["ours"], row["rounds"]["ceiling_gflops"])]
     assert row["fraction_of_ceiling"] == pytest.approx(sum(per_round) / 2, rel=0.02)
@@ -50,6 +56,25 @@ def test_bench_records_each_step_as_a_fraction_of_the_ceiling_measured_in_the_sa
     assert 0 < record["resnet8_bf16"]["convolutions_alone_fraction_of_ceiling"] < 1.5
     assert record["resnet8_peak_memory_gb"] > 0 and record["resnet8_parallel_workers_images_per_second"] > 0
     assert record["environment"]["device_name"]
+
+
+def test_a_rounds_ceiling_is_its_fastest_candidate():
+    rates = {"ceiling_matmul": [1.0, 5.0], "ceiling_1x1_convolution": [3.0, 2.0], "ours": [1.0, 1.0]}
+    assert bench.with_ceiling(rates)["ceiling"] == [3.0, 5.0]
+
+
+@pytest.mark.slow
+def test_the_fp32_ceiling_is_not_passed_by_the_models_own_convolutions():
+    """A ceiling the model's convolutions pass is none. With torch's matmul as the only
+    candidate, ResNet-20's convolutions alone measured 176% of it on an AMD EPYC (its MKL
+    matmul reached half of oneDNN's); with the 1x1 convolution beside it, 89%."""
+    cpu = torch.device("cpu")
+    steps = {**bench.ceiling_steps(cpu, "fp32"),
+             "convolutions_alone": (bench.convolutions_step(20, cpu), 128)}
+    rates = bench.with_ceiling(bench.interleaved(steps, cpu, seconds=2.0, rounds=2))
+    fraction = bench._fraction_of_ceiling(rates, "convolutions_alone",
+                                          bench.training_flop_per_image(20))
+    assert fraction < 1.2, rates
 
 
 def test_interleaved_rounds_time_every_step_in_turn():
