@@ -198,15 +198,16 @@ class NotebookContext:
         return pd.read_csv(path)  # what was saved, so a fresh and a reused run read the same
 
     def _row_log_path(self, filename: str) -> Path:
-        """Where the rows of `filename` are logged while it is computed: under the run store's
-        cache (local to this machine, like the checkpoints of unfinished runs)."""
-        from .store import CACHE_DIR
-
+        """Where the rows of `filename` are logged while it is computed: beside the profile's
+        partial runs, results/<profile>/partial/tables/<notebook>/, so that a table left part
+        way is committed with them and continues on the next machine or in the next checkout
+        (a fresh clone has no .cache)."""
         try:
-            where = self.results_dir.resolve().relative_to(RESULTS_DIR.resolve())
-        except ValueError:
-            where = Path(self.profile) / self.name
-        return CACHE_DIR / "tables" / where / f"{filename}.rows.jsonl"
+            profile, *notebook = self.results_dir.resolve().relative_to(RESULTS_DIR.resolve()).parts
+            base = RESULTS_DIR / profile
+        except ValueError:  # a results folder outside the results root
+            base, notebook = self.results_dir.parent, [self.results_dir.name]
+        return base.joinpath("partial", "tables", *notebook, f"{filename}.rows.jsonl")
 
     def _note_table(self, filename: str, path: Path) -> None:
         """Keep where the table at `path` was computed (tables from before 2026-11-27 say nothing)."""

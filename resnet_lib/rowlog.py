@@ -6,8 +6,9 @@ than a session may last. Its functions compute one row at a time through `log.ro
 a row the log already holds is read back, any other is computed and appended at once (flushed
 and synced: a kill loses at most the row under way). The log's first line is the key the rows
 were computed for (NotebookContext.cached_table's key); a log written for another key is
-discarded. The log lives under the run store's cache (.cache/tables/), like the checkpoints of
-unfinished runs, and is deleted once its table is saved.
+discarded. The log lives beside the partial records of unfinished runs, under
+results/<profile>/partial/tables/, so that it is committed with them and a table left part way
+continues in the next checkout or on another machine; it is deleted once its table is saved.
 """
 
 from __future__ import annotations
@@ -53,6 +54,10 @@ class RowLog:
 
     def remove(self) -> None:
         self.path.unlink(missing_ok=True)
+        for folder in self.path.parents:  # and the folders it leaves empty, up to partial/
+            if folder.name == "partial" or any(folder.iterdir()):
+                break
+            folder.rmdir()
 
 
 class NoLog:

@@ -115,8 +115,13 @@ def test_a_notebook_table_killed_part_way_says_how_many_rows_it_read_back(tmp_pa
 
     with pytest.raises(Killed):
         ctx.cached_table("killed.csv", key, lambda log: compute(log, die_after=3), resumable=True)
+    # the rows so far sit beside the profile's partial runs (committed with them), not in .cache
+    log_path = ctx._row_log_path("killed.csv")
+    assert log_path == (notebook.RESULTS_DIR / "smoke" / "partial" / "tables" / "06_path_lengths"
+                        / "killed.csv.rows.jsonl")
+    assert len(log_path.read_text().splitlines()) == 1 + 3       # the key, then 3 rows
     table = ctx.cached_table("killed.csv", key, compute, resumable=True)
     assert list(table["i"]) == list(range(5))
     computed = json.loads((ctx.results_dir / "killed.csv.computed.json").read_text())
     assert computed["rows_resumed"] == 3 and ctx.tables["killed.csv"] == computed
-    assert not ctx._row_log_path("killed.csv").exists()
+    assert not log_path.exists() and not log_path.parent.exists()   # no empty folders left
