@@ -33,6 +33,7 @@ import torch
 from . import atomic, launch
 from .config import RunConfig
 from .data import REPO_ROOT, TEST_FILE, Cifar10, find_data_dir, load_cifar10, sha256_file
+from .locks import RunLock
 from .models import create_model
 from .provenance import environment
 from .train import Trainer, default_device, env_switch
@@ -259,32 +260,17 @@ class RunStore:
     def is_training(self, config: RunConfig) -> bool:
         """True while some process (a notebook, a campaign, a cluster job on a node that shares
         this folder) holds the run's lock, i.e. is training it."""
-        from filelock import FileLock, Timeout
-
-        path = self._lock_path(config)
-        if not path.exists():
-            return False
-        lock = FileLock(str(path))
-        try:
-            lock.acquire(timeout=0)
-        except Timeout:
-            return True
-        lock.release()
-        return False
+        return RunLock(self._lock_path(config)).held_elsewhere()
 
     def _lock_path(self, config: RunConfig) -> Path:
         return self.root / ".locks" / f"{config.run_id}.lock"
 
     @contextlib.contextmanager
     def _lock(self, config: RunConfig):
-        from filelock import FileLock, Timeout
-
         path = self._lock_path(config)
         path.parent.mkdir(parents=True, exist_ok=True)
-        lock = FileLock(str(path))
-        try:
-            lock.acquire(timeout=0)
-        except Timeout:
+        lock = RunLock(path)
+        if not lock.acquire(blocking=False):
             print(f"{config.run_id}: another process is training it; waiting for it", flush=True)
             lock.acquire()
         try:

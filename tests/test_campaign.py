@@ -218,8 +218,9 @@ def test_sigterm_stops_a_campaign_with_its_partial_records(cifar_dir, tmp_path):
 
 def test_a_campaign_needs_neither_matplotlib_nor_jupyter():
     """GPU machines have torch, numpy, pandas, scipy and tqdm, and not this project's
-    environment: the campaign (and its status), the evaluation and the bench must import without
-    the rest; submitit only when jobs are submitted."""
+    environment (nor filelock): the campaign (and its status, which asks each run's lock), the
+    evaluation and the bench must import and run without the rest; submitit only when jobs are
+    submitted."""
     import subprocess
     import sys
 
@@ -228,14 +229,17 @@ import importlib.abc, sys
 class Block(importlib.abc.MetaPathFinder):
     def find_spec(self, name, path, target=None):
         if name.split(".")[0] in ("matplotlib", "papermill", "jupytext", "nbformat", "ipykernel", "yaml",
-                                  "submitit"):
+                                  "submitit", "filelock"):
             raise ImportError("not on the GPU machine: " + name)
 sys.meta_path.insert(0, Block())
 import resnet_lib.bench, resnet_lib.evaluation
 from resnet_lib import campaign, cluster
 from resnet_lib.store import RunStore
 import tempfile
-entries = campaign.status(RunStore(tempfile.mkdtemp()), campaign.plan("paper"))
+store, plan = RunStore(tempfile.mkdtemp()), campaign.plan("paper")
+store._lock_path(plan[0][1]).parent.mkdir(parents=True)
+store._lock_path(plan[0][1]).touch()   # a run someone trained here: status asks its lock
+entries = campaign.status(store, plan)
 print(len(entries))
 """
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)

@@ -451,10 +451,10 @@ RunStore(sys.argv[1], sys.argv[2]).get_many([RunConfig("resnet", 0, recipe, {"de
 def test_a_run_asked_for_by_two_processes_is_trained_once(cifar, cifar_dir, tmp_path):
     """While one process trains a config (here: this test, holding its lock), another that asks
     for it waits, then reuses what the first stored instead of training it again."""
-    from filelock import FileLock
+    from resnet_lib.locks import RunLock
 
     store = RunStore(tmp_path / "runs", tmp_path / "cache")
-    lock = FileLock(str(store.root / ".locks" / f"{config().run_id}.lock"))
+    lock = RunLock(store.root / ".locks" / f"{config().run_id}.lock")
     (store.root / ".locks").mkdir(parents=True)
     with lock:
         other = subprocess.Popen([sys.executable, "-c", ASK_FOR_RUN, str(store.root), str(store.cache),
