@@ -5,8 +5,8 @@
 
 Each notebook computes these tables itself the first time it runs, and reads them back after
 (`NotebookContext.cached_table`). Under the `paper` profile they are long on a CPU (notebook 05:
-about 390 passes of ResNet-56 over the 10,000 test images, nearly 3 hours on this study's 2-core
-CPU), and a minute or two on a GPU (analysis/device.py). This command computes them wherever it
+516 passes of ResNet-56 or plain-56 over the 10,000 test images, about 3 h on this study's 2-core
+Intel CPU and 1.1 h on its AMD EPYC), and a minute or two on a GPU (analysis/device.py). This command computes them wherever it
 runs, with the notebook's own parameters and keys, so a GPU machine without Jupyter (a cluster
 node, a lent GPU) computes them and `make report` anywhere then reads them. Where each table was
 computed is in its `.computed.json` and in the notebook's verdict.json (`analysis_tables`).

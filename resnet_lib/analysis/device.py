@@ -1,8 +1,8 @@
 """Where the analyses of trained nets run: on the GPU when the machine has one, in exact fp32.
 
 The lesion study evaluates hundreds of lesioned copies of a net on the whole test set (the
-`paper` profile's notebook 05: about 390 passes of ResNet-56 over 10,000 images, nearly 3 hours
-on this study's 2-core CPU, a minute or two on one GPU). The arithmetic stays fp32 on either
+`paper` profile's notebook 05: 516 passes of ResNet-56 or plain-56 over 10,000 images, 1-3 hours
+on this study's 2-core CPUs, a minute or two on one GPU). The arithmetic stays fp32 on either
 device: cuDNN's TF32 (torch's default for convolutions on recent GPUs) rounds inputs to 10
 mantissa bits, enough to flip borderline images between right and wrong, so it is switched off
 while an analysis runs. Nets and images are channels-last, as the trainer evaluates them
