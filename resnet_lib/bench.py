@@ -427,11 +427,15 @@ def _rounded(rates: dict) -> dict:
             for name, values in rates.items()}
 
 
+def median_over_rounds(rows: list[dict], name: str) -> float:
+    """The median of `name` over every round of `rows` (model rows or the bf16 row)."""
+    return round(statistics.median(v for r in rows for v in r["rounds"][name]), 1)
+
+
 def ceiling_candidates_gflops(rows: list[dict]) -> dict:
     """{candidate: median GFLOP/s} over the rounds of `rows`: which library sets the ceiling."""
     names = [k for k in rows[0]["rounds"] if k.startswith("ceiling_") and k != "ceiling_gflops"]
-    return {name.removeprefix("ceiling_").removesuffix("_gflops"):
-            round(statistics.median(v for r in rows for v in r["rounds"][name]), 1)
+    return {name.removeprefix("ceiling_").removesuffix("_gflops"): median_over_rounds(rows, name)
             for name in names}
 
 
@@ -529,8 +533,7 @@ def main(argv=None) -> int:
     bf16 = record[f"resnet{small}_bf16"] = bf16_row(small, data, device, args.seconds / 2,
                                                     args.rounds)
     record["ceiling_gflops"] = {
-        "fp32": round(statistics.median(v for r in rows.values()
-                                        for v in r["rounds"]["ceiling_gflops"]), 1),
+        "fp32": median_over_rounds(list(rows.values()), "ceiling_gflops"),
         "bf16": bf16["ceiling_gflops"]}
     record["ceiling_candidates_gflops"] = {"fp32": ceiling_candidates_gflops(list(rows.values())),
                                            "bf16": ceiling_candidates_gflops([bf16])}

@@ -202,12 +202,8 @@ class NotebookContext:
         partial runs, results/<profile>/partial/tables/<notebook>/, so that a table left part
         way is committed with them and continues on the next machine or in the next checkout
         (a fresh clone has no .cache)."""
-        try:
-            profile, *notebook = self.results_dir.resolve().relative_to(RESULTS_DIR.resolve()).parts
-            base = RESULTS_DIR / profile
-        except ValueError:  # a results folder outside the results root
-            base, notebook = self.results_dir.parent, [self.results_dir.name]
-        return base.joinpath("partial", "tables", *notebook, f"{filename}.rows.jsonl")
+        notebook = self.results_dir.relative_to(self.store.partial_root.parent)  # [overrides/<scope>/]<name>
+        return self.store.partial_root / "tables" / notebook / f"{filename}.rows.jsonl"
 
     def _note_table(self, filename: str, path: Path) -> None:
         """Keep where the table at `path` was computed (tables from before 2026-11-27 say nothing)."""

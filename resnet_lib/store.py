@@ -149,10 +149,15 @@ class RunStore:
 
     # ------------------------------------------------------------ partial runs, between machines
 
+    @property
+    def partial_root(self) -> Path:
+        """results/<profile>/partial/: what is unfinished, kept to be committed and continued."""
+        return self.root.parent / "partial"
+
     def partial_dir(self, config: RunConfig) -> Path:
         """Where an unfinished run is kept for another machine to continue:
         results/<profile>/partial/<run_id>/ (checkpoint.pt, config.json, progress.json)."""
-        return self.root.parent / "partial" / config.run_id
+        return self.partial_root / config.run_id
 
     def partial_progress(self, config: RunConfig) -> dict | None:
         """progress.json of the run's partial record (iteration reached, devices), or None."""
