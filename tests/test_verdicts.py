@@ -196,11 +196,48 @@ def test_claim5_judges_each_downsampling_unit_on_its_own_and_within_noise():
     assert not v["single_deletion_contrast_holds"]
 
 
+def draws_table(errors_by_k: dict) -> pd.DataFrame:
+    return pd.DataFrame([{"k": k, "error": e} for k, errs in errors_by_k.items() for e in errs])
+
+
 def test_claim5_smoothness_does_not_depend_on_the_grid_of_k():
     # a steep but continuous rise: 2 points per unit; sampled coarsely (k = 1, 9, 18) or finely
     for ks in ((1, 9, 18), tuple(range(1, 19))):
-        means = pd.Series([10 + 2.0 * k for k in ks], index=list(ks))
-        assert lesion_study._smoothness(means, 10.0)["smooth"], ks
+        curve = draws_table({k: [10 + 2.0 * k - 0.1, 10 + 2.0 * k + 0.1] for k in ks})
+        assert lesion_study._smoothness(curve, 10.0)["smooth"], ks
+
+
+def test_claim5_smoothness_judges_each_step_against_the_draws_scatter():
+    rise = {k: 10 + 2.0 * k for k in range(1, 19)}
+    # the same means, with a step of 30% of the rise at k = 9 (the rest spread evenly)
+    jump = {k: 10 + (36 * 0.7 / 17) * k + (36 * 0.3 if k >= 9 else 0) for k in range(1, 19)}
+    jump[9] -= 36 * 0.7 / 17  # k = 9 adds the jump instead of its share of the rest
+    for means, spread, expected in ((rise, 0.2, True),   # 6% a unit, tight draws: smooth
+                                    (jump, 0.2, False),  # 30% at one unit, tight: a jump
+                                    (jump, 15.0, None)):  # the same jump inside wide scatter
+        curve = draws_table({k: [m - spread, m + spread] for k, m in means.items()})
+        d = lesion_study._smoothness(curve, 10.0)
+        assert d["smooth"] is expected, (expected, d)
+        low, high = d["largest_step_per_unit_share_ci95"]
+        assert low <= d["largest_step_per_unit_share"] <= high
+    # one draw at every k: no scatter to judge by
+    one = lesion_study._smoothness(draws_table({k: [m] for k, m in rise.items()}), 10.0)
+    assert one["smooth"] is None and one["largest_step_per_unit_share_ci95"] is None
+    # no rise (here a fall), or not monotone: not smooth whatever the scatter
+    falling = draws_table({k: [10.0 - 0.1 * k, 10.2 - 0.1 * k] for k in range(1, 10)})
+    assert lesion_study._smoothness(falling, 10.1)["smooth"] is False
+    zigzag = draws_table({k: [10.0 + 5 * (k % 2), 10.2 + 5 * (k % 2)] for k in range(1, 10)})
+    assert lesion_study._smoothness(zigzag, 9.0)["smooth"] is False
+
+
+def test_claim5_in_brief_names_an_undecided_part():
+    single, dels, swaps = claim5_tables(0.3, 40.0, 8.0, lambda k: 0.15 * k ** 1.5)
+    dels["error"] += np.where(dels["k"] == 18, 25.0, 0.0) + np.tile([-9.0, 9.0], len(dels) // 2)
+    v = lesion_study.verdict(single, dels, swaps)
+    assert v["deletions"]["smooth"] is None and "undecided within the draws' scatter" in v["text"]
+    assert lesion_study.in_brief({"verdict": v}).startswith(
+        "4 of 5 as the paper (1 undecided): one deletion unnoticeable yes, far less than in the "
+        "plain net yes, downsampling units matter more yes, smooth in k deleted undecided")
 
 
 # ------------------------------------------------------------------ claim 6: path lengths
