@@ -173,10 +173,22 @@ def lesion_panels(single, deletions, swaps, title: str | None = None):
     ax.legend(fontsize=7)
     ax.set_title("deleting one unit (dotted: intact net)")
     ax = axes[1]
-    m = deletions.groupby("k")["error"].agg(["mean", "std"])
-    ax.errorbar(m.index, m["mean"], yerr=m["std"], marker="o", ms=3.5, capsize=2)
+    # every draw, and (where the table says which) the draws that spare the downsampling units:
+    # the curve the verdict judges for smoothness (claims/lesion_study.py)
+    curves = [("all draws", deletions)]
+    if "hits_downsampling" in deletions:
+        spared = deletions[~deletions["hits_downsampling"].astype(bool)]
+        curves.append(("draws sparing the downsampling units (the verdict's)", spared))
+    resnet_base = single[(single["family"] == "resnet") & (single["deleted_unit"] < 0)]["error"]
+    for i, (label, draws) in enumerate(curves):
+        m = draws.groupby("k")["error"].agg(["mean", "std"])
+        ax.errorbar(m.index + 0.12 * i, m["mean"], yerr=m["std"], marker="o", ms=3.5, capsize=2,
+                    lw=1, label=label)
+    if len(resnet_base):
+        ax.scatter([0], resnet_base.iloc[:1], marker="*", s=60, color="k", zorder=4, label="intact net")
+    ax.legend(fontsize=7)
     ax.set_xlabel("number of units deleted")
-    ax.set_title("deleting k random units (mean +- sd)")
+    ax.set_title("deleting k random units (mean +- sd of the draws)")
     ax = axes[2]
     dots = ax.scatter(swaps["kendall_tau"], swaps["error"], s=10, c=swaps["k"], cmap="viridis")
     fig.colorbar(dots, ax=ax, label="pairs swapped")
