@@ -230,6 +230,17 @@ def test_claim5_smoothness_judges_each_step_against_the_draws_scatter():
     assert lesion_study._smoothness(zigzag, 9.0)["smooth"] is False
 
 
+def test_claim5_without_a_draw_that_spares_the_downsampling_units():
+    single, dels, swaps = claim5_tables(0.3, 40.0, 8.0, lambda k: 0.15 * k ** 1.5)
+    dels["hits_downsampling"] = True
+    v = lesion_study.verdict(single, dels, swaps)
+    assert v["deletions"]["smooth"] is None
+    assert "no draw to judge (each deleted a downsampling unit) - undecided." in v["text"]
+    assert "k random units" not in lesion_study.headline(
+        {"verdict": v, "parameters": {"depth": 56}}, None)
+    assert "smooth in k deleted undecided" in lesion_study.in_brief({"verdict": v})
+
+
 def test_claim5_in_brief_names_an_undecided_part():
     single, dels, swaps = claim5_tables(0.3, 40.0, 8.0, lambda k: 0.15 * k ** 1.5)
     dels["error"] += np.where(dels["k"] == 18, 25.0, 0.0) + np.tile([-9.0, 9.0], len(dels) // 2)

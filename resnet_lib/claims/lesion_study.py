@@ -240,13 +240,18 @@ def verdict(single, deletions, swaps) -> dict:
     ci = d["largest_step_per_unit_share_ci95"]
     ci_text = f" (95% interval {ci[0]:.0%} to {ci[1]:.0%})" if ci else " (no scatter: one draw per k)"
     rule = f"rho >= {RHO_MIN}, each unit <= {JUMP_SHARE:.0%} of the rise"
-    texts.append(f"Deleting k random units (k = {d['k_range'][0]}..{d['k_range'][1]}, {which}): "
-                 f"mean error rises {d['total_rise']:+.1f} points, Spearman rho {d['spearman_rho']:.2f}, "
-                 f"largest rise per deleted unit {d['largest_step_per_unit_share']:.0%} of the total"
-                 f"{ci_text} - "
-                 + ("smooth, as the paper." if d["smooth"] else
-                    f"undecided within the draws' scatter ({rule})." if d["smooth"] is None else
-                    f"not smooth by this test ({rule}, beyond the draws' scatter)."))
+    if d["k_range"] is None:
+        texts.append("Deleting k random units: no draw to judge"
+                     + (" (each deleted a downsampling unit)" if len(deletions) else "")
+                     + " - undecided.")
+    else:
+        texts.append(f"Deleting k random units (k = {d['k_range'][0]}..{d['k_range'][1]}, {which}): "
+                     f"mean error rises {d['total_rise']:+.1f} points, Spearman rho {d['spearman_rho']:.2f}, "
+                     f"largest rise per deleted unit {d['largest_step_per_unit_share']:.0%} of the total"
+                     f"{ci_text} - "
+                     + ("smooth, as the paper." if d["smooth"] else
+                        f"undecided within the draws' scatter ({rule})." if d["smooth"] is None else
+                        f"not smooth by this test ({rule}, beyond the draws' scatter)."))
     if len(swaps):
         r = st.spearmanr(swaps["kendall_tau"], swaps["error"])
         out["swaps"] = {"spearman_rho_tau_error": float(r.statistic), "p": float(r.pvalue)}
@@ -268,6 +273,10 @@ def _smoothness(curve: "pd.DataFrame", base_error: float) -> dict:
 
     by_k = curve.groupby("k")["error"]
     means, sds, sizes = by_k.mean(), by_k.std(ddof=1), by_k.count()
+    if means.empty:  # e.g. every draw deleted a downsampling unit
+        return {"spearman_rho": np.nan, "total_rise": np.nan, "k_range": None,
+                "largest_step_per_unit_share": np.nan, "largest_step_per_unit_share_ci95": None,
+                "smooth": None}
     pooled, _ = stats.pooled_sd([g.to_numpy() for _, g in by_k])
     rho = float(st.spearmanr(means.index, means.values).statistic) if len(means) > 2 else np.nan
     ks = np.r_[0, means.index.to_numpy(float)]
@@ -304,7 +313,7 @@ def headline(record: dict, folder) -> str:
         out += f", plain-{depth} {v['plain_median_increase']:+.1f}"
     if v.get("resnet_downsampling_increase"):
         out += "; downsampling units " + " / ".join(f"{x:+.1f}" for x in v["resnet_downsampling_increase"])
-    if "deletions" in v:
+    if "deletions" in v and v["deletions"].get("k_range", ()) is not None:
         d = v["deletions"]
         out += (f"; k random units deleted: error {d['total_rise']:+.1f} points over the range of k, "
                 f"Spearman rho {d['spearman_rho']:.2f}")
