@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import math
 import multiprocessing
+import os
 import signal
 import sys
 import time
@@ -138,6 +139,21 @@ def measure_reference_step(profile: str, device: torch.device, data, seconds: fl
     return recipe.batch_size / bench.ours(20, data, device, seconds, recipe=recipe)
 
 
+def busy_host_note(device: torch.device, load: float | None = None) -> str:
+    """On a CPU that other work keeps busy (1-minute load average above half its cores, taken
+    before the reference step is timed), a warning that the step, and so the estimate, is
+    slower than on an idle host: a campaign at nice 19 beside a foreground job measured 926 ms
+    for a step of 136 ms. Empty otherwise."""
+    if device.type != "cpu":
+        return ""
+    cores = os.cpu_count() or 1
+    load = os.getloadavg()[0] if load is None else load
+    if load <= cores / 2:
+        return ""
+    return (f" (this host was busy: load average {load:.1f} on {cores} cores; the step and the "
+            "estimate below are for a host this busy)")
+
+
 def recorded_gpu_step() -> tuple[float, str] | None:
     """(seconds per ResNet-20 step, GPU name) from `make bench`'s record on a GPU
     (launch.cuda_bench_record), for the cost of a campaign on a cluster seen from a login node
@@ -245,12 +261,13 @@ def run(profile: str, hours: float, workers: int | None = None, device: torch.de
     data = load_cifar10(data_dir, download_if_missing=False)
     entries = _tidy_status(store, profile)
     todo = [e for e in entries if e.state != "done"][:limit]
+    busy = busy_host_note(device)
     ref = measure_reference_step(profile, device, data)
     workers = max(1, min(workers or default_workers(device), len(todo) or 1))
     print(f"campaign '{profile}' on {device} ({workers} run(s) at a time), budget {_hours(hours * 3600)}")
     kind = step_kind(device, get_profile(profile).recipe.iterations)
-    print(f"measured: ResNet-20 step {ref * 1e3:.1f} ms on this device ({kind} step); other "
-          "models scaled by multiply-adds")
+    print(f"measured: ResNet-20 step {ref * 1e3:.1f} ms on this device ({kind} step){busy}; "
+          "other models scaled by multiply-adds")
     print(status_table(entries, ref, len(data.test)))
     if not todo:
         print("nothing to train")

@@ -277,3 +277,12 @@ def test_the_gpu_cost_comes_from_make_bench_s_record_on_a_gpu(tmp_path, monkeypa
         "environment": {"device_name": "NVIDIA H100 80GB HBM3"},
         "throughput_images_per_second": {"resnet20": {"ms_per_step": {"ours": 3.28}}}}))
     assert campaign.recorded_gpu_step() == (0.00328, "NVIDIA H100 80GB HBM3")
+
+
+def test_the_cost_estimate_says_when_the_host_was_busy(monkeypatch):
+    cpu = torch.device("cpu")
+    monkeypatch.setattr(campaign.os, "cpu_count", lambda: 2)
+    assert campaign.busy_host_note(cpu, load=0.9) == ""
+    note = campaign.busy_host_note(cpu, load=3.9)
+    assert "busy: load average 3.9 on 2 cores" in note
+    assert campaign.busy_host_note(torch.device("cuda"), load=3.9) == ""  # a GPU's step is its own
