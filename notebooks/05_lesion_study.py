@@ -63,8 +63,12 @@ fig = plots.lesion_panels(single, deletions, swaps,
                           title=f"ResNet-{ctx.depth} and plain-{ctx.depth}, CIFAR-10 test set, profile '{profile}'")
 plots.save(fig, ctx.figure_path())
 
+# %% [markdown]
+# Test error (%) after deleting k random units: over every draw, and over the draws that spare
+# both downsampling units, whose curve the verdict judges for smoothness.
+
 # %%
-deletions.groupby("k")["error"].agg(["mean", "std", "count"])
+claim.deletion_means(deletions)
 
 # %% [markdown]
 # ## Verdict

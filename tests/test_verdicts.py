@@ -230,6 +230,15 @@ def test_claim5_smoothness_judges_each_step_against_the_draws_scatter():
     assert lesion_study._smoothness(zigzag, 9.0)["smooth"] is False
 
 
+def test_claim5_deletion_means_show_every_draw_and_the_judged_ones():
+    dels = pd.DataFrame({"k": [1, 1, 1, 2, 2], "error": [10.0, 12.0, 40.0, 20.0, 50.0],
+                         "hits_downsampling": [False, False, True, False, True]})
+    m = lesion_study.deletion_means(dels)
+    assert m.loc[1, ("all draws", "mean")] == pytest.approx(20.67)
+    assert m.loc[1, ("sparing the downsampling units", "mean")] == 11.0
+    assert list(m[("sparing the downsampling units", "count")]) == [2, 1]
+
+
 def test_claim5_without_a_draw_that_spares_the_downsampling_units():
     single, dels, swaps = claim5_tables(0.3, 40.0, 8.0, lambda k: 0.15 * k ** 1.5)
     dels["hits_downsampling"] = True

@@ -262,6 +262,21 @@ def verdict(single, deletions, swaps) -> dict:
     return out
 
 
+def deletion_means(deletions: "pd.DataFrame") -> "pd.DataFrame":
+    """Mean, sd and number of draws of the error per k: over every draw, and (where the table
+    says which) over the draws that spare the downsampling units, the curve the verdict judges."""
+    import pandas as pd
+
+    def stats_of(draws):
+        return draws.groupby("k")["error"].agg(["mean", "std", "count"])
+
+    parts = {"all draws": stats_of(deletions)}
+    if "hits_downsampling" in deletions:
+        parts["sparing the downsampling units"] = stats_of(
+            deletions[~deletions["hits_downsampling"].astype(bool)])
+    return pd.concat(parts, axis=1).round(2)
+
+
 def _smoothness(curve: "pd.DataFrame", base_error: float) -> dict:
     """How the mean error over draws (`curve`: one row per draw, columns k and error) rises
     with k from the intact net's `base_error` (k = 0): Spearman rho of the means on k, and the
