@@ -59,7 +59,8 @@ single, deletions, swaps = claim.tables(ctx, runs, data)
 # ## Figures (Veit et al. Figs. 3-5)
 
 # %%
-fig = plots.lesion_panels(single, deletions, swaps,
+means = claim.deletion_means(deletions)  # error per k: every draw, and the verdict's draws
+fig = plots.lesion_panels(single, means, swaps,
                           title=f"ResNet-{ctx.depth} and plain-{ctx.depth}, CIFAR-10 test set, profile '{profile}'")
 plots.save(fig, ctx.figure_path())
 
@@ -68,7 +69,7 @@ plots.save(fig, ctx.figure_path())
 # both downsampling units, whose curve the verdict judges for smoothness.
 
 # %%
-claim.deletion_means(deletions)
+means
 
 # %% [markdown]
 # ## Verdict

@@ -152,9 +152,10 @@ def layer_responses(layers, title: str | None = None):
     return fig
 
 
-def lesion_panels(single, deletions, swaps, title: str | None = None):
+def lesion_panels(single, deletion_means, swaps, title: str | None = None):
     """Veit et al. 2016 Figs. 3-5: error per deleted unit (ResNet and plain), error vs number of
-    deleted units, error vs Kendall tau of a reordering."""
+    deleted units (`deletion_means`: claims.lesion_study.deletion_means, one curve per group of
+    draws), error vs Kendall tau of a reordering."""
 
     fig, axes = plt.subplots(1, 3, figsize=(15, 3.9))
     ax = axes[0]
@@ -173,17 +174,14 @@ def lesion_panels(single, deletions, swaps, title: str | None = None):
     ax.legend(fontsize=7)
     ax.set_title("deleting one unit (dotted: intact net)")
     ax = axes[1]
-    # every draw, and (where the table says which) the draws that spare the downsampling units:
+    # every draw, and where the table says which, the draws that spare the downsampling units:
     # the curve the verdict judges for smoothness (claims/lesion_study.py)
-    curves = [("all draws", deletions)]
-    if "hits_downsampling" in deletions:
-        spared = deletions[~deletions["hits_downsampling"].astype(bool)]
-        curves.append(("draws sparing the downsampling units (the verdict's)", spared))
-    resnet_base = single[(single["family"] == "resnet") & (single["deleted_unit"] < 0)]["error"]
-    for i, (label, draws) in enumerate(curves):
-        m = draws.groupby("k")["error"].agg(["mean", "std"])
+    for i, group in enumerate(deletion_means.columns.unique(0)):
+        m = deletion_means[group]
+        label = group + (" (the verdict's)" if i else "")
         ax.errorbar(m.index + 0.12 * i, m["mean"], yerr=m["std"], marker="o", ms=3.5, capsize=2,
                     lw=1, label=label)
+    resnet_base = single[(single["family"] == "resnet") & (single["deleted_unit"] < 0)]["error"]
     if len(resnet_base):
         ax.scatter([0], resnet_base.iloc[:1], marker="*", s=60, color="k", zorder=4, label="intact net")
     ax.legend(fontsize=7)

@@ -235,8 +235,8 @@ def test_claim5_deletion_means_show_every_draw_and_the_judged_ones():
                          "hits_downsampling": [False, False, True, False, True]})
     m = lesion_study.deletion_means(dels)
     assert m.loc[1, ("all draws", "mean")] == pytest.approx(20.67)
-    assert m.loc[1, ("sparing the downsampling units", "mean")] == 11.0
-    assert list(m[("sparing the downsampling units", "count")]) == [2, 1]
+    assert m.loc[1, ("draws sparing the downsampling units", "mean")] == 11.0
+    assert list(m[("draws sparing the downsampling units", "count")]) == [2, 1]
 
 
 def test_claim5_without_a_draw_that_spares_the_downsampling_units():

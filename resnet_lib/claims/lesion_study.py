@@ -229,11 +229,9 @@ def verdict(single, deletions, swaps) -> dict:
                      f"other units ({bar:+.1f} points) beyond its own noise: " + ", ".join(parts) + " - "
                      + ("each matters more, as the paper." if out["downsampling_matters_more"] else
                         f"{sum(each.values())} of {len(each)} matter more."))
-    curve = deletions
+    curve = judged_draws(deletions)
     if "hits_downsampling" in deletions:
-        curve = deletions[~deletions["hits_downsampling"].astype(bool)]
-        hit = deletions[deletions["hits_downsampling"].astype(bool)]
-        out["deletions_hitting_downsampling"] = int(len(hit))
+        out["deletions_hitting_downsampling"] = len(deletions) - len(curve)
     out["deletions"] = d = _smoothness(curve, out["resnet_base_error"])
     which = ("draws that delete no downsampling unit" if "hits_downsampling" in deletions
              else "all draws")
@@ -262,6 +260,14 @@ def verdict(single, deletions, swaps) -> dict:
     return out
 
 
+def judged_draws(deletions: "pd.DataFrame") -> "pd.DataFrame":
+    """The draws whose curve the smoothness part judges: those that spare the downsampling
+    units where the table says which (DELETIONS_VERSION 2), else every draw."""
+    if "hits_downsampling" not in deletions:
+        return deletions
+    return deletions[~deletions["hits_downsampling"].astype(bool)]
+
+
 def deletion_means(deletions: "pd.DataFrame") -> "pd.DataFrame":
     """Mean, sd and number of draws of the error per k: over every draw, and (where the table
     says which) over the draws that spare the downsampling units, the curve the verdict judges."""
@@ -272,8 +278,7 @@ def deletion_means(deletions: "pd.DataFrame") -> "pd.DataFrame":
 
     parts = {"all draws": stats_of(deletions)}
     if "hits_downsampling" in deletions:
-        parts["sparing the downsampling units"] = stats_of(
-            deletions[~deletions["hits_downsampling"].astype(bool)])
+        parts["draws sparing the downsampling units"] = stats_of(judged_draws(deletions))
     return pd.concat(parts, axis=1).round(2)
 
 
