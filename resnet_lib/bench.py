@@ -184,7 +184,16 @@ def graph_floor_step(depth: int, device, precision: str = "fp32"):
     graph = torch.cuda.CUDAGraph()
     with torch.cuda.graph(graph):
         body()
-    return graph.replay
+
+    def replay() -> None:
+        graph.replay()
+
+    # The graph reads and writes the memory of tensors it does not own (the batch, the weights,
+    # the momentum buffers): they must live as long as the step. Returning graph.replay alone
+    # freed them here, and once interleaved() had other steps reuse that memory the replay read
+    # labels out of range (a device-side assert in cross_entropy on an H200, 2026-11-27).
+    replay.keeps_alive = (model, opt, x, y)
+    return replay
 
 
 def convolutions_step(depth: int, device, batch: int = 128, precision: str = "fp32"):

@@ -148,3 +148,19 @@ def test_cpu_name_carries_its_bf16_instructions(tmp_path, monkeypatch, flags, na
     monkeypatch.setattr(torch, "get_num_threads", lambda: 3)
     assert provenance.device_name(torch.device("cpu")) == f"Some CPU {named}"
     assert bench.cpu_has_bf16_instructions() is bf16
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_the_graph_floor_replays_after_its_memory_is_wanted_elsewhere():
+    # interleaved() builds every step first and replays the floor's graph after the others ran:
+    # the graph's batch and weights must still be its own then (issue 9: a device-side assert
+    # on an H200 when they were freed on return and their memory reused for other tensors).
+    gpu = torch.device("cuda")
+    step = bench.graph_floor_step(8, gpu)
+    others = [torch.full((128,), 10**6, dtype=torch.long, device=gpu) for _ in range(2000)]
+    for _ in range(3):
+        step()
+    torch.cuda.synchronize()
+    model, _, _, labels = step.keeps_alive
+    assert int(labels.max()) < 10 and all(p.isfinite().all() for p in model.parameters())
+    assert all(int(t[0]) == 10**6 for t in others[:10])  # the replay wrote nothing of theirs
