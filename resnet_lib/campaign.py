@@ -250,17 +250,36 @@ def _tidy_status(store: RunStore, profile: str) -> list[Entry]:
     return status(store, planned)
 
 
+class UnknownRunIds(ValueError):
+    """Run ids asked for (`--only`) that the profile does not plan."""
+
+
+def unfinished(entries: list[Entry], only: list[str] | None = None,
+               limit: int | None = None) -> list[Entry]:
+    """The entries still to train, in priority order: all of them, or those whose run id is in
+    `only` (UnknownRunIds names any id the profile does not plan); at most `limit`."""
+    if only is not None:
+        unknown = sorted(set(only) - {e.config.run_id for e in entries})
+        if unknown:
+            raise UnknownRunIds(f"not runs of this profile: {', '.join(unknown)}")
+    return [e for e in entries
+            if e.state != "done" and (only is None or e.config.run_id in only)][:limit]
+
+
 def run(profile: str, hours: float, workers: int | None = None, device: torch.device | None = None,
-        data_dir: str | None = None, limit: int | None = None) -> list[Entry]:
+        data_dir: str | None = None, limit: int | None = None,
+        only: list[str] | None = None) -> list[Entry]:
     """Train the profile's unfinished runs in priority order for `hours`, then keep every
-    unfinished one as a partial record. Returns the status afterwards."""
+    unfinished one as a partial record. Returns the status afterwards. `only`: train just these
+    run ids, e.g. on a machine that has the partial records but not the finished runs, which a
+    GPU upload limit may leave behind (`--todo` lists them where the finished runs are)."""
     from .data import load_cifar10
 
     device = device or default_device()
     store = RunStore.for_profile(profile)
     data = load_cifar10(data_dir, download_if_missing=False)
     entries = _tidy_status(store, profile)
-    todo = [e for e in entries if e.state != "done"][:limit]
+    todo = unfinished(entries, only, limit)
     busy = busy_host_note(device)
     ref = measure_reference_step(profile, device, data)
     workers = max(1, min(workers or default_workers(device), len(todo) or 1))
@@ -346,8 +365,13 @@ def main(argv=None) -> int:
                     help="runs at once (default: one per core on a CPU; on a GPU, what make bench "
                          "measured best, else %d)" % RUNS_PER_GPU)
     ap.add_argument("--limit", type=int, default=None, help="train at most this many runs")
+    ap.add_argument("--only", nargs="+", metavar="RUN_ID", default=None,
+                    help="train only these runs (in priority order): e.g. the output of --todo "
+                         "on a machine that has not got the finished runs")
     ap.add_argument("--data-dir", default=None)
     ap.add_argument("--status", action="store_true", help="show where each run stands and exit")
+    ap.add_argument("--todo", action="store_true",
+                    help="print the unfinished run ids, most important first, one a line, and exit")
     d = ClusterSettings()
     g = ap.add_argument_group("cluster jobs (--executor slurm or submitit-local)")
     g.add_argument("--partition", default=d.partition, help="Slurm partition")
@@ -363,6 +387,11 @@ def main(argv=None) -> int:
     g.add_argument("--max-requeues", type=int, default=d.max_requeues, help="(default %(default)s)")
     g.add_argument("--wait", action="store_true", help="wait for the submitted jobs to end")
     args = ap.parse_args(argv)
+    if args.todo:
+        for e in unfinished(status(RunStore.for_profile(args.profile), plan(args.profile)),
+                            limit=args.limit):
+            print(e.config.run_id)
+        return 0
     if args.status:
         from .data import find_data_dir, load_cifar10
 
@@ -391,7 +420,12 @@ def main(argv=None) -> int:
         return 0
     if args.hours is None or not math.isfinite(args.hours) or args.hours <= 0:
         ap.error("--hours must be a positive number with --executor local (or use --status)")
-    run(args.profile, args.hours, args.workers, data_dir=args.data_dir, limit=args.limit)
+    try:
+        run(args.profile, args.hours, args.workers, data_dir=args.data_dir, limit=args.limit,
+            only=args.only)
+    except UnknownRunIds as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
     return 0
 
 

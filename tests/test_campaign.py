@@ -286,3 +286,34 @@ def test_the_cost_estimate_says_when_the_host_was_busy(monkeypatch):
     note = campaign.busy_host_note(cpu, load=3.9)
     assert "busy: load average 3.9 on 2 cores" in note
     assert campaign.busy_host_note(torch.device("cuda"), load=3.9) == ""  # a GPU's step is its own
+
+
+def test_a_machine_without_the_finished_runs_trains_only_the_runs_it_is_given(
+        cifar, cifar_dir, tmp_path, monkeypatch, capsys):
+    """The GPU upload limit leaves the finished runs (their weights) behind: there the campaign
+    trains the ids that --todo listed where they are, and not the finished ones again."""
+    finished, wanted = (RunConfig("resnet", s, RECIPE, {"depth": 8}) for s in (0, 1))
+    here = RunStore(tmp_path / "here" / "runs", tmp_path / "here" / "cache")
+    here.train(finished, cifar, progress=False)
+    monkeypatch.setattr(campaign, "plan", lambda profile: [("01", finished), ("01", wanted)])
+    monkeypatch.setattr(RunStore, "for_profile", classmethod(lambda cls, p: here))
+    assert campaign.main(["--profile", "smoke", "--todo"]) == 0
+    todo = capsys.readouterr().out.split()
+    assert todo == [wanted.run_id]
+
+    there = RunStore(tmp_path / "there" / "runs", tmp_path / "there" / "cache")  # no runs
+    monkeypatch.setattr(RunStore, "for_profile", classmethod(lambda cls, p: there))
+    after = campaign.run("smoke", hours=120 / 3600, workers=1, data_dir=str(cifar_dir), only=todo)
+    states = {e.config.run_id: e.state for e in after}
+    assert states == {finished.run_id: "missing", wanted.run_id: "done"}
+
+
+def test_only_names_runs_of_the_profile(capsys):
+    entries = [campaign.Entry("01", RunConfig("resnet", s, RECIPE, {"depth": 8}), state, 0)
+               for s, state in ((0, "done"), (1, "missing"), (2, "partial"))]
+    ids = [e.config.run_id for e in entries]
+    assert campaign.unfinished(entries) == entries[1:]
+    assert campaign.unfinished(entries, only=[ids[2], ids[0]]) == entries[2:]  # done: skipped
+    assert campaign.unfinished(entries, limit=1) == entries[1:2]
+    with pytest.raises(campaign.UnknownRunIds, match="resnet-depth9"):
+        campaign.unfinished(entries, only=[ids[1], "resnet-depth9-s0-0000000000"])
