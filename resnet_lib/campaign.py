@@ -326,7 +326,8 @@ def run(profile: str, hours: float, workers: int | None = None, device: torch.de
 
 
 def submit(profile: str, executor: str, settings, data_dir: str | None = None,
-           limit: int | None = None, wait: bool = False) -> list[Entry]:
+           limit: int | None = None, wait: bool = False,
+           only: list[str] | None = None) -> list[Entry]:
     """The campaign on a cluster (cluster.py): submit one job per unfinished run of the profile,
     in priority order, skipping runs whose job is queued or running; with `wait`, wait for the
     jobs (the tests, `--executor submitit-local`). Returns the status afterwards."""
@@ -340,7 +341,8 @@ def submit(profile: str, executor: str, settings, data_dir: str | None = None,
     entries = _tidy_status(store, profile)
     print(f"campaign '{profile}' through submitit ({executor}): {cluster.settings_summary(settings)}")
     print(status_table(entries))
-    todo = [e.config for e in entries if e.state in ("partial", "missing")][:limit]
+    todo = [e.config for e in unfinished(entries, only)
+            if e.state in ("partial", "missing")][:limit]
     jobs = cluster.submit(store, todo, str(data_root), executor, settings, profile)
     if wait:
         for job in jobs:
@@ -413,8 +415,9 @@ def main(argv=None) -> int:
                                    args.cpus_per_job, args.array_parallelism, args.max_requeues,
                                    mem_gb=args.mem_gb)
         try:
-            submit(args.profile, args.executor, settings, args.data_dir, args.limit, args.wait)
-        except FileNotFoundError as e:
+            submit(args.profile, args.executor, settings, args.data_dir, args.limit, args.wait,
+                   only=args.only)
+        except (FileNotFoundError, UnknownRunIds) as e:
             print(f"error: {e}", file=sys.stderr)
             return 1
         return 0
