@@ -401,8 +401,10 @@ def main(argv=None) -> int:
         entries = status(store, plan(args.profile))
         ref = None
         if find_data_dir(args.data_dir) is not None:
+            busy = busy_host_note(default_device())
             ref = measure_reference_step(args.profile, default_device(),
                                          load_cifar10(args.data_dir, download_if_missing=False))
+            print(f"ResNet-20 step {ref * 1e3:.1f} ms on this device{busy}")
         print(status_table(entries, ref))
         gpu = recorded_gpu_step()
         if gpu is not None and default_device().type != "cuda":
