@@ -139,6 +139,16 @@ def measure_reference_step(profile: str, device: torch.device, data, seconds: fl
     return recipe.batch_size / bench.ours(20, data, device, seconds, recipe=recipe)
 
 
+def timed_reference_step(profile: str, device: torch.device, data) -> tuple[float, str]:
+    """measure_reference_step, and the line that says what was timed, how, and (busy_host_note)
+    whether the host was busy meanwhile: what a campaign and --status print above the costs."""
+    busy = busy_host_note(device)
+    ref = measure_reference_step(profile, device, data)
+    kind = step_kind(device, get_profile(profile).recipe.iterations)
+    return ref, (f"measured: ResNet-20 step {ref * 1e3:.1f} ms on this device ({kind} step){busy}; "
+                 "other models scaled by multiply-adds")
+
+
 def busy_host_note(device: torch.device, load: float | None = None) -> str:
     """On a CPU that other work keeps busy (1-minute load average above half its cores, taken
     before the reference step is timed), a warning that the step, and so the estimate, is
@@ -280,13 +290,10 @@ def run(profile: str, hours: float, workers: int | None = None, device: torch.de
     data = load_cifar10(data_dir, download_if_missing=False)
     entries = _tidy_status(store, profile)
     todo = unfinished(entries, only, limit)
-    busy = busy_host_note(device)
-    ref = measure_reference_step(profile, device, data)
+    ref, measured = timed_reference_step(profile, device, data)
     workers = max(1, min(workers or default_workers(device), len(todo) or 1))
     print(f"campaign '{profile}' on {device} ({workers} run(s) at a time), budget {_hours(hours * 3600)}")
-    kind = step_kind(device, get_profile(profile).recipe.iterations)
-    print(f"measured: ResNet-20 step {ref * 1e3:.1f} ms on this device ({kind} step){busy}; "
-          "other models scaled by multiply-adds")
+    print(measured)
     print(status_table(entries, ref, len(data.test)))
     if not todo:
         print("nothing to train")
@@ -401,10 +408,9 @@ def main(argv=None) -> int:
         entries = status(store, plan(args.profile))
         ref = None
         if find_data_dir(args.data_dir) is not None:
-            busy = busy_host_note(default_device())
-            ref = measure_reference_step(args.profile, default_device(),
-                                         load_cifar10(args.data_dir, download_if_missing=False))
-            print(f"ResNet-20 step {ref * 1e3:.1f} ms on this device{busy}")
+            ref, measured = timed_reference_step(
+                args.profile, default_device(), load_cifar10(args.data_dir, download_if_missing=False))
+            print(measured)
         print(status_table(entries, ref))
         gpu = recorded_gpu_step()
         if gpu is not None and default_device().type != "cuda":
