@@ -359,6 +359,17 @@ def submit(profile: str, executor: str, settings, data_dir: str | None = None,
     return after
 
 
+def _print_lines_to_a_pipe(lines: list[str]) -> int:
+    """Print lines for a reader that may stop early (`--todo | head`): a closed pipe ends the
+    command quietly, as the Python docs' SIGPIPE note recommends, not with a traceback."""
+    try:
+        sys.stdout.write("".join(line + "\n" for line in lines))
+        sys.stdout.flush()
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # the exit flush too
+    return 0
+
+
 def main(argv=None) -> int:
     from .cluster import EXECUTORS, ClusterSettings
 
@@ -397,10 +408,9 @@ def main(argv=None) -> int:
     g.add_argument("--wait", action="store_true", help="wait for the submitted jobs to end")
     args = ap.parse_args(argv)
     if args.todo:
-        for e in unfinished(status(RunStore.for_profile(args.profile), plan(args.profile)),
-                            limit=args.limit):
-            print(e.config.run_id)
-        return 0
+        ids = [e.config.run_id for e in unfinished(
+            status(RunStore.for_profile(args.profile), plan(args.profile)), limit=args.limit)]
+        return _print_lines_to_a_pipe(ids)
     if args.status:
         from .data import find_data_dir, load_cifar10
 

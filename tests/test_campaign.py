@@ -1,6 +1,7 @@
 """Runs that continue across machines, and campaigns that train for a time budget."""
 
 import json
+import os
 import shutil
 
 import pytest
@@ -317,3 +318,16 @@ def test_only_names_runs_of_the_profile(capsys):
     assert campaign.unfinished(entries, limit=1) == entries[1:2]
     with pytest.raises(campaign.UnknownRunIds, match="resnet-depth9"):
         campaign.unfinished(entries, only=[ids[1], "resnet-depth9-s0-0000000000"])
+
+
+def test_todo_read_in_part_ends_quietly(tmp_path):
+    """`campaign --todo | head`: a reader that closes the pipe early (here `true`, which reads
+    nothing) ends the command quietly; it had printed a BrokenPipeError traceback."""
+    import subprocess
+    import sys
+
+    env = {**os.environ, "RESNET_LIB_RESULTS": str(tmp_path / "results")}
+    done = subprocess.run(
+        f"{sys.executable} -m resnet_lib.campaign --profile paper --todo | true",
+        shell=True, capture_output=True, text=True, env=env, timeout=120)
+    assert "Traceback" not in done.stderr, done.stderr
