@@ -59,7 +59,8 @@ bench: env
 campaign: env
 	$(PY) -m resnet_lib.campaign --profile $(PROFILE) --executor $(EXECUTOR) \
 		$(if $(filter 1,$(STATUS)),--status,$(if $(HOURS),--hours "$(HOURS)")) \
-		$(if $(WORKERS),--workers $(WORKERS)) $(CLUSTER)
+		$(if $(WORKERS),--workers $(WORKERS)) \
+		$(if $(MAX_RUN_HOURS),--max-run-hours $(MAX_RUN_HOURS)) $(CLUSTER)
 
 tables: env
 	$(PY) -m resnet_lib.tables --profile $(PROFILE)

@@ -276,25 +276,45 @@ def unfinished(entries: list[Entry], only: list[str] | None = None,
             if e.state != "done" and (only is None or e.config.run_id in only)][:limit]
 
 
+def split_by_length(todo: list[Entry], reference_step: float, test_images: int,
+                    max_run_hours: float | None) -> tuple[list[Entry], list[Entry]]:
+    """(the runs whose estimated time to go on this device is at most `max_run_hours`, the
+    longer ones), each in priority order; all of them fit where there is no limit."""
+    if max_run_hours is None:
+        return todo, []
+    fits = [estimated_seconds(e.config, e.iterations_left, reference_step, test_images)
+            <= max_run_hours * 3600 for e in todo]
+    return ([e for e, f in zip(todo, fits) if f], [e for e, f in zip(todo, fits) if not f])
+
+
 def run(profile: str, hours: float, workers: int | None = None, device: torch.device | None = None,
         data_dir: str | None = None, limit: int | None = None,
-        only: list[str] | None = None) -> list[Entry]:
+        only: list[str] | None = None, max_run_hours: float | None = None) -> list[Entry]:
     """Train the profile's unfinished runs in priority order for `hours`, then keep every
     unfinished one as a partial record. Returns the status afterwards. `only`: train just these
     run ids, e.g. on a machine that has the partial records but not the finished runs, which a
-    GPU upload limit may leave behind (`--todo` lists them where the finished runs are)."""
+    GPU upload limit may leave behind (`--todo` lists them where the finished runs are).
+    `max_run_hours`: skip the runs estimated to take longer than this on this device (a
+    ResNet-110 paper run is about 14 h on a 2-core CPU and 23 min on an H100), leaving them to a
+    faster machine instead of starting them here."""
     from .data import load_cifar10
 
     device = device or default_device()
     store = RunStore.for_profile(profile)
     data = load_cifar10(data_dir, download_if_missing=False)
     entries = _tidy_status(store, profile)
-    todo = unfinished(entries, only, limit)
+    todo = unfinished(entries, only)
     ref, measured = timed_reference_step(profile, device, data)
+    todo, too_long = split_by_length(todo, ref, len(data.test), max_run_hours)
+    todo = todo[:limit]
     workers = max(1, min(workers or default_workers(device), len(todo) or 1))
     print(f"campaign '{profile}' on {device} ({workers} run(s) at a time), budget {_hours(hours * 3600)}")
     print(measured)
     print(status_table(entries, ref, len(data.test)))
+    if too_long:
+        print(f"left for a faster machine: {len(too_long)} run(s) estimated at more than "
+              f"{_hours(max_run_hours * 3600)} here (--max-run-hours), first "
+              f"{too_long[0].config.run_id}")
     if not todo:
         print("nothing to train")
         return entries
@@ -385,6 +405,9 @@ def main(argv=None) -> int:
                     help="runs at once (default: one per core on a CPU; on a GPU, what make bench "
                          "measured best, else %d)" % RUNS_PER_GPU)
     ap.add_argument("--limit", type=int, default=None, help="train at most this many runs")
+    ap.add_argument("--max-run-hours", type=float, default=None, metavar="H",
+                    help="skip runs estimated to take more than H hours on this device, leaving "
+                         "them to a faster one (e.g. ResNet-110 on a CPU)")
     ap.add_argument("--only", nargs="+", metavar="RUN_ID", default=None,
                     help="train only these runs (in priority order): e.g. the output of --todo "
                          "on a machine that has not got the finished runs")
@@ -429,6 +452,8 @@ def main(argv=None) -> int:
                   f"{gpu[0] * 1e3:.2f} ms): about {_hours(left)} to go, one run at a time")
         return 0
     if args.executor != "local":
+        if args.max_run_hours is not None:
+            ap.error("--max-run-hours is for --executor local (a cluster job has its own time limit)")
         settings = ClusterSettings(args.partition, args.account, args.time_min, args.gpus_per_job,
                                    args.cpus_per_job, args.array_parallelism, args.max_requeues,
                                    mem_gb=args.mem_gb)
@@ -441,9 +466,11 @@ def main(argv=None) -> int:
         return 0
     if args.hours is None or not math.isfinite(args.hours) or args.hours <= 0:
         ap.error("--hours must be a positive number with --executor local (or use --status)")
+    if args.max_run_hours is not None and not args.max_run_hours > 0:
+        ap.error("--max-run-hours must be a positive number")
     try:
         run(args.profile, args.hours, args.workers, data_dir=args.data_dir, limit=args.limit,
-            only=args.only)
+            only=args.only, max_run_hours=args.max_run_hours)
     except UnknownRunIds as e:
         print(f"error: {e}", file=sys.stderr)
         return 1

@@ -331,3 +331,43 @@ def test_todo_read_in_part_ends_quietly(tmp_path):
         f"{sys.executable} -m resnet_lib.campaign --profile paper --todo | true",
         shell=True, capture_output=True, text=True, env=env, timeout=120)
     assert "Traceback" not in done.stderr, done.stderr
+
+
+def test_a_campaign_leaves_runs_too_long_for_this_device_to_a_faster_one(
+        cifar_dir, tmp_path, monkeypatch, capsys):
+    """--max-run-hours: the run estimated beyond the limit is not started (no partial record
+    to carry elsewhere), the short one after it in priority still trains, and the log says so."""
+    long = RunConfig("plain", 0, PAPER_RECIPE.compressed(100_000, batch_size=32, eval_every=50_000,
+                                                         train_eval_images=100), {"depth": 8})
+    short = RunConfig("resnet", 0, RECIPE, {"depth": 8})
+    store = RunStore(tmp_path / "results" / "runs", tmp_path / "cache")
+    monkeypatch.setattr(RunStore, "for_profile", classmethod(lambda cls, p: store))
+    monkeypatch.setattr(campaign, "plan", lambda profile: [("01", long), ("01", short)])
+    # a known step: 0.1 s for ResNet-20, so the long run is estimated at about an hour
+    monkeypatch.setattr(campaign, "timed_reference_step", lambda *a: (0.1, "measured: (fixed)"))
+    monkeypatch.setenv("RESNET_LIB_COMPILE", "0")
+    after = campaign.run("smoke", hours=60 / 3600, workers=1, data_dir=str(cifar_dir),
+                         max_run_hours=0.05)
+    out = capsys.readouterr().out
+    assert "left for a faster machine: 1 run(s)" in out and long.run_id in out
+    states = {e.config.run_id: (e.state, e.iteration) for e in after}
+    assert states == {long.run_id: ("missing", 0), short.run_id: ("done", 12)}
+
+
+def test_split_by_length_keeps_priority_order():
+    entries = [campaign.Entry("01", RunConfig("resnet", 0, RECIPE, {"depth": d}), "missing", 0)
+               for d in (20, 110, 8)]
+    seconds = [campaign.estimated_seconds(e.config, e.iterations_left, 1.0, 100) for e in entries]
+    limit = (seconds[0] + seconds[1]) / 2 / 3600  # between ResNet-20's and ResNet-110's
+    fits, too_long = campaign.split_by_length(entries, 1.0, 100, limit)
+    assert fits == [entries[0], entries[2]] and too_long == [entries[1]]
+    assert campaign.split_by_length(entries, 1.0, 100, None) == (entries, [])
+
+
+def test_max_run_hours_is_checked(capsys):
+    with pytest.raises(SystemExit):
+        campaign.main(["--profile", "smoke", "--hours", "1", "--max-run-hours", "0"])
+    assert "--max-run-hours must be a positive number" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        campaign.main(["--profile", "smoke", "--executor", "slurm", "--max-run-hours", "2"])
+    assert "for --executor local" in capsys.readouterr().err
