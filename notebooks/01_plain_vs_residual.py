@@ -95,5 +95,5 @@ table
 # %%
 verdicts = {split: claim.verdict(runs, split) for split in ("train", "test")}
 ctx.save_json("verdict.json", {"verdicts": verdicts}, runs=runs)
-for v in verdicts.values():
-    print(v["text"])
+for split, v in verdicts.items():
+    print(f"{split} error: {v['text']}")
