@@ -95,5 +95,4 @@ table
 # %%
 verdicts = {split: claim.verdict(runs, split) for split in ("train", "test")}
 ctx.save_json("verdict.json", {"verdicts": verdicts}, runs=runs)
-for split, v in verdicts.items():
-    print(f"{split} error: {v['text']}")
+print(claim.verdicts_text(verdicts))

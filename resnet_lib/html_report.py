@@ -49,7 +49,9 @@ def verdict_text(record: dict) -> str:
     """The verdict of a notebook's verdict.json in words (claim 1: training and test error)."""
     if "verdict" in record:
         return record["verdict"]["text"]
-    return "\n".join(f"{split} error: {v['text']}" for split, v in record["verdicts"].items())
+    from .claims.plain_vs_residual import verdicts_text
+
+    return verdicts_text(record["verdicts"])
 
 
 # The pages' nbconvert template (report_templates/claim_page): JupyterLab's, with its stylesheet

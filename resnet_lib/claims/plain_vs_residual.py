@@ -138,6 +138,12 @@ def verdict_from_table(df, split: str = "train", epochs: float = PAPER_EPOCHS) -
     return out
 
 
+def verdicts_text(verdicts: dict) -> str:
+    """The verdict of each split in words, each led by its split ("train error: ..."): what the
+    notebook prints and the report page shows."""
+    return "\n".join(f"{split} error: {v['text']}" for split, v in verdicts.items())
+
+
 # The report's summary of this claim's results (html_report.py, the README's results table):
 # computed from the notebook's outputs in its results folder, never written by hand.
 
