@@ -72,3 +72,21 @@ def test_readme_paper_results_and_speed_pages_are_the_recorded_numbers():
     gpu = (f"CUDA-graph step is {g20['ms_per_step']['eager'] / g20['ms_per_step']['ours']:.1f}x the "
            f"eager step and {g20['step_over_floor']:.2f}x the fastest")
     assert gpu in " ".join(readme.split()), gpu
+
+
+def test_readme_claims_table_counts_the_paper_runs_as_recorded():
+    """The claims table's status column says how many of each notebook's `paper` runs are
+    complete and partial, as its executed copy recorded them (completeness.csv): a campaign that
+    finishes a run, followed by `make report PROFILE=paper`, must change the README too."""
+    import csv
+
+    rows = {line.split("|")[1].strip().strip("`"): line
+            for line in (ROOT / "README.md").read_text().splitlines()
+            if line.startswith("| `0")}
+    for path in sorted((ROOT / "results" / "paper").glob("[0-9][0-9]_*/completeness.csv")):
+        states = [row["state"] for row in csv.DictReader(open(path))]
+        status = rows[path.parent.name].rstrip(" |").rsplit("|", 1)[-1]
+        counted = f"`paper`: {states.count('done')} of {len(states)} runs complete"
+        if states.count("partial"):
+            counted += f", {states.count('partial')} partial"
+        assert counted in status, f"README's status for {path.parent.name} should say {counted!r}"
