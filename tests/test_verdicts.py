@@ -62,11 +62,29 @@ def test_claim1_within_noise_is_not_distinguishable():
 
 def test_claim1_with_one_seed_per_depth_is_undecided_however_steep():
     v = plain_vs_residual.verdict_from_table(claim1_table(+1.0, -1.0, 0.1, seeds=1))
-    for fam in ("plain", "resnet"):
-        assert not v["families"][fam]["decided"]
-        assert v["families"][fam]["text"] == (f"{fam}: undecided (one seed per depth: no "
-                                              "measure of seed noise).")
+    for fam, word in (("plain", "rises"), ("resnet", "falls")):
+        f = v["families"][fam]
+        assert not f["decided"] and not f["agrees_with_paper"] and f["in_papers_direction"]
+        assert f["change"] == pytest.approx(36 * (1 if fam == "plain" else -1), abs=0.5)
+        assert f["text"] == (f"{fam}: undecided (one seed per depth: no measure of seed noise); "
+                             f"its train error {word} by {abs(f['change']):.1f} points from depth "
+                             "20 to 56 (least-squares line through 4 nets), the paper's direction.")
     assert "gap_at_deepest" not in v
+    assert plain_vs_residual.in_brief({"verdicts": {"train": v}}) == (
+        "plain: undecided (one seed; rises with depth, the paper's direction); "
+        "ResNet: undecided (one seed; falls with depth, the paper's direction)")
+
+
+def test_claim1_with_one_seed_names_a_direction_against_the_paper_and_one_depth_says_nothing():
+    v = plain_vs_residual.verdict_from_table(claim1_table(-0.1, +0.3, 0.1, seeds=1))
+    for fam in ("plain", "resnet"):
+        assert not v["families"][fam]["in_papers_direction"]
+        assert v["families"][fam]["text"].endswith("against the paper's direction.")
+    table = claim1_table(+1.0, -1.0, 0.1, seeds=1)
+    v = plain_vs_residual.verdict_from_table(table[table["depth"] == 20])
+    assert v["families"]["plain"]["text"] == ("plain: undecided (one seed per depth: no measure "
+                                              "of seed noise).")
+    assert "change" not in v["families"]["plain"]
     assert plain_vs_residual.in_brief({"verdicts": {"train": v}}) == \
         "plain: undecided (one seed); ResNet: undecided (one seed)"
 

@@ -3,6 +3,8 @@ train better."""
 
 from __future__ import annotations
 
+import numpy as np
+
 from ..config import RunConfig
 from ..evaluation import one_test_set
 from ..paper import test_error
@@ -94,9 +96,7 @@ def verdict_from_table(df, split: str = "train", epochs: float = PAPER_EPOCHS) -
     for family, sub in df.groupby("family"):
         seeds_per_depth = sub.groupby("depth").size()
         if (seeds_per_depth < 2).all():
-            out["families"][family] = {
-                "significant": False, "agrees_with_paper": False, "decided": False,
-                "text": f"{family}: undecided (one seed per depth: no measure of seed noise)."}
+            out["families"][family] = one_seed_reading(family, sub, col, split, span, expected)
             continue
         try:
             t = depth_trend(sub["depth"], sub[col])
@@ -138,6 +138,26 @@ def verdict_from_table(df, split: str = "train", epochs: float = PAPER_EPOCHS) -
     return out
 
 
+def one_seed_reading(family: str, sub, col: str, split: str, span: int, expected: dict) -> dict:
+    """With one seed per depth the verdict is "undecided" (verdict_from_table), but what the
+    nets show is still worth saying: the least-squares change of the error from the shallowest
+    to the deepest net and whether it goes the paper's way. It carries no interval, since
+    nothing here measures the seed noise it would need (the scatter about the line would mix
+    that noise with any curvature)."""
+    undecided = f"{family}: undecided (one seed per depth: no measure of seed noise)"
+    reading = {"significant": False, "agrees_with_paper": False, "decided": False}
+    if sub["depth"].nunique() < 2:
+        return {**reading, "text": undecided + "."}
+    slope = float(np.polyfit(sub["depth"].astype(float), sub[col].astype(float), 1)[0])
+    change, lo, hi = slope * span, int(sub["depth"].min()), int(sub["depth"].max())
+    papers_way = (change > 0) == (expected[family] > 0)
+    return {**reading, "change": change, "in_papers_direction": papers_way,
+            "text": (f"{undecided}; its {split} error {'rises' if change > 0 else 'falls'} by "
+                     f"{abs(change):.1f} points from depth {lo} to {hi} (least-squares line "
+                     f"through {len(sub)} nets), "
+                     f"{'the' if papers_way else 'against the'} paper's direction.")}
+
+
 def verdicts_text(verdicts: dict) -> str:
     """The verdict of each split in words, each led by its split ("train error: ..."): what the
     notebook prints and the report page shows."""
@@ -173,6 +193,10 @@ def in_brief(record: dict) -> str:
         name = "ResNet" if family == "resnet" else family
         if not f["decided"]:
             judged = "undecided (one seed)"
+            if "change" in f:  # one_seed_reading
+                judged = (f"undecided (one seed; {'rises' if f['change'] > 0 else 'falls'} with "
+                          f"depth, {'the' if f['in_papers_direction'] else 'against the'} "
+                          "paper's direction)")
         elif f["agrees_with_paper"]:
             judged = "as the paper"
         elif not f["significant"]:
