@@ -349,6 +349,14 @@ def _timed(step, device, seconds: float, batch: int = 128) -> float:
     return n * batch / (time.perf_counter() - t0)
 
 
+def median_rate(step, device, seconds: float, windows: int, batch: int = 128) -> float:
+    """Units a second of `step`: the median of `windows` windows of seconds / windows each. A
+    passing stall (a campaign on this study's AMD EPYC once timed its ResNet-20 step at 178 ms
+    on start, where steps right after took 109-145 ms) moves one window, not the estimate."""
+    return statistics.median(_timed(step, device, seconds / windows, batch=batch)
+                             for _ in range(windows))
+
+
 def interleaved(steps: dict, device, seconds: float, rounds: int) -> dict[str, list[float]]:
     """Rates (units a second) of each of `steps` ({name: (step, units a step)}) in `rounds`
     rounds, each round timing every step in turn: `seconds` in all for a step, a quarter of it

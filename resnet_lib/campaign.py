@@ -132,11 +132,13 @@ def macs(config: RunConfig) -> int:
     return model_multiply_adds(config.model, **config.model_options)
 
 
-def measure_reference_step(profile: str, device: torch.device, data, seconds: float = 2.0) -> float:
-    """Seconds per training step of ResNet-20 under the profile's recipe on `device`, timed as
-    `make bench` times the project's step."""
+def measure_reference_step(profile: str, device: torch.device, data, seconds: float = 2.0,
+                           windows: int = 5) -> float:
+    """Seconds per training step of ResNet-20 under the profile's recipe on `device`: the
+    project's step as `make bench` builds it, timed in `windows` windows (bench.median_rate)."""
     recipe = get_profile(profile).recipe
-    return recipe.batch_size / bench.ours(20, data, device, seconds, recipe=recipe)
+    step, batch = bench.ours_step(20, data, device, recipe=recipe)
+    return batch / bench.median_rate(step, device, seconds, windows, batch=batch)
 
 
 def timed_reference_step(profile: str, device: torch.device, data) -> tuple[float, str]:

@@ -164,3 +164,22 @@ def test_the_graph_floor_replays_after_its_memory_is_wanted_elsewhere():
     model, _, _, labels = step.keeps_alive
     assert int(labels.max()) < 10 and all(p.isfinite().all() for p in model.parameters())
     assert all(int(t[0]) == 10**6 for t in others[:10])  # the replay wrote nothing of theirs
+
+
+def test_median_rate_is_not_moved_by_a_passing_stall():
+    """The campaign's reference step (campaign.measure_reference_step) is timed in windows and
+    takes their median: one stall, which the mean over the whole time would count, moves one
+    window only."""
+    import time
+
+    calls = []
+
+    def step():  # 10 ms a step; the first step stalls for 300 ms
+        calls.append(1)
+        time.sleep(0.3 if len(calls) == 1 else 0.01)
+
+    cpu = torch.device("cpu")
+    rate = bench.median_rate(step, cpu, seconds=0.5, windows=5, batch=1)
+    assert 70 < rate <= 100  # ~10 ms a step, whatever the host adds to a sleep
+    calls.clear()
+    assert bench._timed(step, cpu, 0.5, batch=1) < 0.8 * rate  # the mean counts the stall
