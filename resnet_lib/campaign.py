@@ -35,6 +35,7 @@ import torch
 from . import bench
 from .complexity import model_multiply_adds
 from .config import RunConfig
+from .host_load import cpu_sample, others_share
 from .profiles import get_profile
 from .launch import (RUNS_PER_GPU, cuda_bench_record, default_workers, describe_outcome,
                      device_for, job_outcome, process_pool, threads_per_worker)
@@ -133,32 +134,45 @@ def macs(config: RunConfig) -> int:
 
 
 def measure_reference_step(profile: str, device: torch.device, data, seconds: float = 2.0,
-                           windows: int = 5) -> float:
+                           windows: int = 5) -> tuple[float, float | None]:
     """Seconds per training step of ResNet-20 under the profile's recipe on `device`: the
-    project's step as `make bench` builds it, timed in `windows` windows (bench.median_rate)."""
+    project's step as `make bench` builds it, timed in `windows` windows (bench.median_rate);
+    and the share of the host's cores other processes used meanwhile (host_load.others_share;
+    None where it cannot be read)."""
     recipe = get_profile(profile).recipe
     step, batch = bench.ours_step(20, data, device, recipe=recipe)
-    return batch / bench.median_rate(step, device, seconds, windows, batch=batch)
+    before = cpu_sample()
+    rate = bench.median_rate(step, device, seconds, windows, batch=batch)
+    return batch / rate, others_share(before, cpu_sample())
 
 
 def timed_reference_step(profile: str, device: torch.device, data) -> tuple[float, str]:
     """measure_reference_step, and the line that says what was timed, how, and (busy_host_note)
     whether the host was busy meanwhile: what a campaign and --status print above the costs."""
-    busy = busy_host_note(device)
-    ref = measure_reference_step(profile, device, data)
+    load = os.getloadavg()[0]  # the fallback where the share cannot be read: before the step
+    ref, share = measure_reference_step(profile, device, data)
+    busy = busy_host_note(device, share=share, load=load)
     kind = step_kind(device, get_profile(profile).recipe.iterations)
     return ref, (f"measured: ResNet-20 step {ref * 1e3:.1f} ms on this device ({kind} step){busy}; "
                  "other models scaled by multiply-adds")
 
 
-def busy_host_note(device: torch.device, load: float | None = None) -> str:
-    """On a CPU that other work keeps busy (1-minute load average above half its cores, taken
-    before the reference step is timed), a warning that the step, and so the estimate, is
-    slower than on an idle host: a campaign at nice 19 beside a foreground job measured 926 ms
-    for a step of 136 ms. Empty otherwise."""
+def busy_host_note(device: torch.device, share: float | None = None,
+                   load: float | None = None) -> str:
+    """On a CPU that other work kept busy while the step was timed (other processes used more
+    than a quarter of its cores: `share`, host_load.others_share), a warning that the step, and
+    so the estimate, is slower than on an idle host: a campaign at nice 19 beside a foreground
+    job measured 926 ms for a step of 136 ms. Where the share is unknown, the 1-minute load
+    average above half the cores says the same, less surely (it lags by a minute). Empty
+    otherwise."""
     if device.type != "cpu":
         return ""
     cores = os.cpu_count() or 1
+    if share is not None:
+        if share <= 0.25:
+            return ""
+        return (f" (this host was busy: other work used {share:.0%} of its {cores} cores while the "
+                "step was timed; the step and the estimate below are for a host this busy)")
     load = os.getloadavg()[0] if load is None else load
     if load <= cores / 2:
         return ""

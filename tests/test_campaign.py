@@ -283,10 +283,16 @@ def test_the_gpu_cost_comes_from_make_bench_s_record_on_a_gpu(tmp_path, monkeypa
 def test_the_cost_estimate_says_when_the_host_was_busy(monkeypatch):
     cpu = torch.device("cpu")
     monkeypatch.setattr(campaign.os, "cpu_count", lambda: 2)
+    assert campaign.busy_host_note(cpu, share=0.1) == ""
+    assert "busy: other work used 60% of its 2 cores while the step was timed" in \
+        campaign.busy_host_note(cpu, share=0.6)
+    # what was measured over the timing wins over the load average, which lags by a minute
+    assert campaign.busy_host_note(cpu, share=0.0, load=3.9) == ""
+    # where the share cannot be read, the load average
     assert campaign.busy_host_note(cpu, load=0.9) == ""
     note = campaign.busy_host_note(cpu, load=3.9)
     assert "busy: load average 3.9 on 2 cores" in note
-    assert campaign.busy_host_note(torch.device("cuda"), load=3.9) == ""  # a GPU's step is its own
+    assert campaign.busy_host_note(torch.device("cuda"), share=0.9, load=3.9) == ""  # its own step
 
 
 def test_a_machine_without_the_finished_runs_trains_only_the_runs_it_is_given(
