@@ -39,7 +39,7 @@ from .host_load import cpu_sample, others_share
 from .profiles import get_profile
 from .launch import (RUNS_PER_GPU, cuda_bench_record, default_workers, describe_outcome,
                      device_for, job_outcome, process_pool, threads_per_worker)
-from .store import RunStore
+from .store import RunStore, last_test_text
 from .train import StopTraining, default_device, step_kind
 
 # Claim 1's depths in the order they matter: the two ends of the paper's curve first.
@@ -88,10 +88,17 @@ class Entry:
                         # commit or continue), "missing"
     iteration: int      # iterations trained so far
     where: str = ""     # for partial runs: the committed record, the local checkpoint, or both
+    last_test: dict | None = None  # of an unfinished run: its partial record's last logged
+                                   # test error, {"error": %, "iteration": n}
 
     @property
     def iterations_left(self) -> int:
         return 0 if self.state == "done" else self.config.recipe.iterations - self.iteration
+
+    @property
+    def last_test_text(self) -> str:
+        """'test error 11.48% at 44,000', or '' where no test error is logged yet."""
+        return last_test_text(self.last_test)
 
 
 def status(store: RunStore, planned: list[tuple[str, RunConfig]]) -> list[Entry]:
@@ -107,6 +114,7 @@ def status(store: RunStore, planned: list[tuple[str, RunConfig]]) -> list[Entry]
         record = store.partial_progress(c)
         local = store.checkpoint_iteration(c)
         at = max(record["iteration"] if record else 0, local or 0)
+        last_test = (record or {}).get("last_errors", {}).get("test")
         where = " + ".join(w for w, i in (("partial record", record and record["iteration"]),
                                             ("local checkpoint", local)) if i == at and i is not None)
         live = None
@@ -116,13 +124,13 @@ def status(store: RunStore, planned: list[tuple[str, RunConfig]]) -> list[Entry]
             live = job_state(store, c)
         if live is not None:
             out.append(Entry(claim, c, live[0], at, f"job {live[1]['job_id']}"
-                             + (f", from {where}" if where else "")))
+                             + (f", from {where}" if where else ""), last_test))
         elif store.is_training(c):
-            out.append(Entry(claim, c, "running", at, "another process holds its lock"))
+            out.append(Entry(claim, c, "running", at, "another process holds its lock", last_test))
         elif record is None and local is None:
             out.append(Entry(claim, c, "missing", 0))
         else:
-            out.append(Entry(claim, c, "partial", at, where))
+            out.append(Entry(claim, c, "partial", at, where, last_test))
     return out
 
 
@@ -219,7 +227,8 @@ def status_table(entries: list[Entry], reference_step: float | None = None,
         it = e.config.recipe.iterations
         cost = ("" if reference_step is None or e.state == "done" else
                 f"  ~{_hours(estimated_seconds(e.config, e.iterations_left, reference_step, test_images))} to go")
-        where = f" ({e.where})" if e.where else ""
+        where = "; ".join(w for w in (e.where, e.last_test_text) if w)
+        where = f" ({where})" if where else ""
         lines.append(f"  {e.claim}  {e.state:<8} {e.iteration:>6,}/{it:<6,} "
                      f"{e.config.run_id}{where}{cost}")
     counts = {s: sum(e.state == s for e in entries) for s in STATES}

@@ -18,7 +18,7 @@ from .data import REPO_ROOT
 from .models import units_per_stage
 from .provenance import code_version, computed_with, device_name
 from .profiles import describe, deviations, get_profile
-from .store import RESULTS_DIR, RunsNotComplete, RunStore
+from .store import RESULTS_DIR, RunsNotComplete, RunStore, last_test_text
 
 FIGURES_DIR = Path(os.environ.get("RESNET_LIB_FIGURES", REPO_ROOT / "figures"))
 
@@ -115,7 +115,9 @@ class NotebookContext:
 
         entries = status(self.store, [(self.name[:2], c) for c in configs])
         self.completeness = [{"run_id": e.config.run_id, "state": e.state,
-                              "iteration": e.iteration, "iterations": e.config.recipe.iterations}
+                              "iteration": e.iteration, "iterations": e.config.recipe.iterations,
+                              "last_test_error": (e.last_test or {}).get("error"),
+                              "last_test_iteration": (e.last_test or {}).get("iteration")}
                              for e in entries]
         import pandas as pd
 
@@ -267,8 +269,10 @@ def completeness_text(rows: list[dict], table: Path | str = "completeness.csv",
     unfinished = [r for r in rows if r["state"] in ("running", "queued", "partial")]
     unfinished += [r for r in rows if r["state"] == "missing"][:missing_shown]
     for r in unfinished:
+        logged = last_test_text({"error": r["last_test_error"], "iteration": r["last_test_iteration"]}
+                                if r.get("last_test_error") is not None else None)
         lines.append(f"  {r['state']:<8} {r['iteration']:>7,} of {r['iterations']:,} "
-                     f"iterations  {r['run_id']}")
+                     f"iterations  {r['run_id']}" + (f"  ({logged}, logged)" if logged else ""))
     if n["missing"] > missing_shown:
         lines.append(f"  and {n['missing'] - missing_shown} more not started "
                      f"({table} lists every run)")

@@ -126,6 +126,14 @@ def _metrics_csv(rows: list[dict]) -> str:
     return buf.getvalue()
 
 
+def last_test_text(last_test: dict | None) -> str:
+    """A partial record's last logged test error ({"error": %, "iteration": n}, from
+    progress.json's last_errors) in words: 'test error 11.48% at 44,000'; '' if none."""
+    if not last_test:
+        return ""
+    return f"test error {last_test['error']:.2f}% at {last_test['iteration']:,}"
+
+
 class RunStore:
     def __init__(self, root: str | Path, cache: str | Path = CACHE_DIR):
         self.root, self.cache = Path(root), Path(cache)

@@ -72,6 +72,26 @@ def test_the_further_along_of_record_and_local_checkpoint_is_continued(cifar, tm
         (0, 4), (4, 9), (9, 12)]
 
 
+def test_an_unfinished_run_shows_its_last_logged_test_error(cifar, tmp_path):
+    """--status and the notebooks' completeness list name where a partial run stands: its
+    record's last test error and the iteration it was logged at (evaluations at 6 and 12)."""
+    config = RunConfig("resnet", 0, RECIPE, {"depth": 8})
+    store = RunStore(tmp_path / "runs", tmp_path / "cache")
+    with pytest.raises(StopTraining):
+        store.train(config, cifar, progress=False, should_stop=_stop_after(4))
+    store.save_partial(config)
+    assert campaign.status(store, [("01", config)])[0].last_test_text == ""  # none logged yet
+    with pytest.raises(StopTraining):
+        store.train(config, cifar, progress=False, should_stop=_stop_after(4))
+    store.save_partial(config)
+    [entry] = campaign.status(store, [("01", config)])
+    logged = [r for r in torch.load(store.partial_dir(config) / "checkpoint.pt",
+                                    weights_only=True)["metrics"] if r["split"] == "test"]
+    assert entry.last_test == {"error": logged[-1]["error"], "iteration": 6}
+    assert f"(partial record + local checkpoint; test error {logged[-1]['error']:.2f}% at 6)" in \
+        campaign.status_table([entry])
+
+
 def test_a_checkpoint_that_would_run_code_is_refused(cifar, tmp_path):
     """Partial records come from other machines: they load with weights_only=True."""
 

@@ -194,6 +194,16 @@ def test_the_completeness_list_names_every_partial_run_and_the_first_runs_not_st
     assert lines[7] == f"  and 15 more not started ({table} lists every run)" and len(lines) == 8
 
 
+def test_the_completeness_list_gives_a_partial_runs_last_logged_test_error():
+    rows = [{"state": "partial", "iteration": 44_056, "iterations": 64_000, "run_id": "p-0",
+             "last_test_error": 11.48, "last_test_iteration": 44_000},
+            {"state": "partial", "iteration": 3, "iterations": 8, "run_id": "p-1",
+             "last_test_error": None, "last_test_iteration": None}]
+    lines = notebook.completeness_text(rows).splitlines()
+    assert lines[1].endswith("p-0  (test error 11.48% at 44,000, logged)")
+    assert lines[2].endswith("p-1")
+
+
 def test_the_completeness_list_counts_runs_a_live_campaign_is_training():
     # a campaign running on this machine: its run's state is "running", not partial; the
     # counts must still add up to every run
