@@ -1,7 +1,7 @@
 """How much of a Linux host's CPU other processes used over an interval: what a timing taken on
 a shared host needs beside it. The 1-minute load average cannot say it: it lags by a minute,
 so it still counts a job that stopped just before (a campaign restarted at once read 2.5 on 2
-cores and called the host busy while its step timed faster than ever)."""
+cores and called the host busy while its ResNet-20 step timed 100.5 ms, its fastest yet)."""
 
 from __future__ import annotations
 
