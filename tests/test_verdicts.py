@@ -87,6 +87,11 @@ def test_claim1_with_one_seed_names_a_direction_against_the_paper_and_one_depth_
     assert "change" not in v["families"]["plain"]
     assert plain_vs_residual.in_brief({"verdicts": {"train": v}}) == \
         "plain: undecided (one seed); ResNet: undecided (one seed)"
+    # a family that lacks the deepest nets: its change and its depths are its own
+    v = plain_vs_residual.verdict_from_table(table[(table["family"] == "plain") | (table["depth"] <= 32)])
+    assert v["families"]["resnet"]["change"] == pytest.approx(-12, abs=0.5)
+    assert "points from depth 20 to 32 (least-squares line through 2 nets)" in \
+        v["families"]["resnet"]["text"]
 
 
 def claim4_tables(resnet_factors, net_sd, seeds=3, layers=9, seed=0):

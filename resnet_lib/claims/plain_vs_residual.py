@@ -96,7 +96,7 @@ def verdict_from_table(df, split: str = "train", epochs: float = PAPER_EPOCHS) -
     for family, sub in df.groupby("family"):
         seeds_per_depth = sub.groupby("depth").size()
         if (seeds_per_depth < 2).all():
-            out["families"][family] = one_seed_reading(family, sub, col, split, span, expected)
+            out["families"][family] = one_seed_reading(family, sub, col, split, expected)
             continue
         try:
             t = depth_trend(sub["depth"], sub[col])
@@ -138,10 +138,10 @@ def verdict_from_table(df, split: str = "train", epochs: float = PAPER_EPOCHS) -
     return out
 
 
-def one_seed_reading(family: str, sub, col: str, split: str, span: int, expected: dict) -> dict:
+def one_seed_reading(family: str, sub, col: str, split: str, expected: dict) -> dict:
     """With one seed per depth the verdict is "undecided" (verdict_from_table), but what the
-    nets show is still worth saying: the least-squares change of the error from the shallowest
-    to the deepest net and whether it goes the paper's way. It carries no interval, since
+    nets show is still worth saying: the least-squares change of the error from the family's
+    shallowest to its deepest net and whether it goes the paper's way. It carries no interval, since
     nothing here measures the seed noise it would need (the scatter about the line would mix
     that noise with any curvature)."""
     undecided = f"{family}: undecided (one seed per depth: no measure of seed noise)"
@@ -149,7 +149,8 @@ def one_seed_reading(family: str, sub, col: str, split: str, span: int, expected
     if sub["depth"].nunique() < 2:
         return {**reading, "text": undecided + "."}
     slope = float(np.polyfit(sub["depth"].astype(float), sub[col].astype(float), 1)[0])
-    change, lo, hi = slope * span, int(sub["depth"].min()), int(sub["depth"].max())
+    lo, hi = int(sub["depth"].min()), int(sub["depth"].max())
+    change = slope * (hi - lo)
     papers_way = (change > 0) == (expected[family] > 0)
     return {**reading, "change": change, "in_papers_direction": papers_way,
             "text": (f"{undecided}; its {split} error {'rises' if change > 0 else 'falls'} by "
