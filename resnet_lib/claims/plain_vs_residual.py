@@ -152,11 +152,17 @@ def one_seed_reading(family: str, sub, col: str, split: str, expected: dict) -> 
     lo, hi = int(sub["depth"].min()), int(sub["depth"].max())
     change = slope * (hi - lo)
     papers_way = (change > 0) == (expected[family] > 0)
+    rises, way = _direction_words(change, papers_way)
     return {**reading, "change": change, "in_papers_direction": papers_way,
-            "text": (f"{undecided}; its {split} error {'rises' if change > 0 else 'falls'} by "
-                     f"{abs(change):.1f} points from depth {lo} to {hi} (least-squares line "
-                     f"through {len(sub)} nets), "
-                     f"{'the' if papers_way else 'against the'} paper's direction.")}
+            "text": (f"{undecided}; its {split} error {rises} by {abs(change):.1f} points from "
+                     f"depth {lo} to {hi} (least-squares line through {len(sub)} nets), {way}.")}
+
+
+def _direction_words(change: float, papers_way: bool) -> tuple[str, str]:
+    """('rises' or 'falls', "the paper's direction" or "against the paper's direction"): the
+    one-seed reading's words, in full (one_seed_reading) and in brief (in_brief)."""
+    return ("rises" if change > 0 else "falls",
+            f"{'the' if papers_way else 'against the'} paper's direction")
 
 
 def verdicts_text(verdicts: dict) -> str:
@@ -195,9 +201,8 @@ def in_brief(record: dict) -> str:
         if not f["decided"]:
             judged = "undecided (one seed)"
             if "change" in f:  # one_seed_reading
-                judged = (f"undecided (one seed; {'rises' if f['change'] > 0 else 'falls'} with "
-                          f"depth, {'the' if f['in_papers_direction'] else 'against the'} "
-                          "paper's direction)")
+                rises, way = _direction_words(f["change"], f["in_papers_direction"])
+                judged = f"undecided (one seed; {rises} with depth, {way})"
         elif f["agrees_with_paper"]:
             judged = "as the paper"
         elif not f["significant"]:
