@@ -23,11 +23,33 @@ def _final_test_dot(ax, run, colour) -> None:
                 mec=colour, mew=1.5, zorder=5)
 
 
-def training_curves(runs_by_panel: dict[str, list], ylim=(0, 100), title: str | None = None):
+# He et al. 2015 draw Fig. 6 on 0-20% error, where the converged nets differ; a budget whose nets
+# end far higher (the `cpu` profile's 2 epochs: 35-75%) needs more of the axis.
+ERROR_AXIS_TOPS = (20, 40, 60, 80, 100)
+
+
+def error_axis(runs, headroom: float = 1.25) -> tuple[float, float]:
+    """The error axis (0, top): top the smallest of ERROR_AXIS_TOPS at least `headroom` times
+    every run's last logged training and test error and its final test error, so the ends the
+    figure compares fill it (early, higher errors run off the top, as in the paper's figure)."""
+    ends = []
+    for run in runs:
+        m = run.metrics
+        for split in ("train_running", "test"):
+            logged = m[m["split"] == split]
+            if len(logged):
+                ends.append(float(logged["error"].iloc[-1]))
+        ends.append(float(run.final_test["error"]))
+    need = headroom * max(ends, default=100.0)
+    return 0, next((top for top in ERROR_AXIS_TOPS if top >= need), 100)
+
+
+def training_curves(runs_by_panel: dict[str, list], ylim=None, title: str | None = None):
     """He et al. 2015 Fig. 6 style: one panel per family, training error thin, test error bold,
-    one colour per depth (seeds share a colour)."""
+    one colour per depth (seeds share a colour); the error axis from error_axis unless given."""
     fig, axes = plt.subplots(1, len(runs_by_panel), figsize=(5.2 * len(runs_by_panel), 3.9),
                              sharey=True, squeeze=False)
+    ylim = ylim or error_axis([r for runs in runs_by_panel.values() for r in runs])
     for ax, (panel, runs) in zip(axes[0], runs_by_panel.items()):
         depths = sorted({r.summary["depth"] for r in runs})
         colours = dict(zip(depths, plt.cm.viridis_r([0.15 + 0.8 * i / max(1, len(depths) - 1)
@@ -97,10 +119,12 @@ def grouped_points(df, group: str, category: str, value: str, order=None, title:
     return fig
 
 
-def curves_by_label(panels: dict[str, list[tuple[str, object]]], ylim=(0, 100), title: str | None = None):
+def curves_by_label(panels: dict[str, list[tuple[str, object]]], ylim=None, title: str | None = None):
     """One panel per entry; each (label, run) pair drawn in its own colour: training error thin,
-    test error bold. Runs that share a label (seeds) share a colour; the first carries the label."""
+    test error bold. Runs that share a label (seeds) share a colour; the first carries the label.
+    The error axis from error_axis unless given."""
     fig, axes = plt.subplots(1, len(panels), figsize=(5.6 * len(panels), 4.2), sharey=True, squeeze=False)
+    ylim = ylim or error_axis([run for pairs in panels.values() for _, run in pairs])
     for ax, (panel, pairs) in zip(axes[0], panels.items()):
         labels = list(dict.fromkeys(label for label, _ in pairs))
         colours = dict(zip(labels, plt.cm.tab10.colors))
