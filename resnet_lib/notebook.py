@@ -119,9 +119,7 @@ class NotebookContext:
                               "last_test_error": (e.last_test or {}).get("error"),
                               "last_test_iteration": (e.last_test or {}).get("iteration")}
                              for e in entries]
-        import pandas as pd
-
-        self.save_table("completeness.csv", pd.DataFrame(self.completeness))
+        self.save_table("completeness.csv", completeness_frame(self.completeness))
         table = results_path(self.results_dir / "completeness.csv")
         print(completeness_text(self.completeness, table))
         done = [e.config for e in entries if e.state == "done"]
@@ -254,6 +252,16 @@ def results_path(path: Path) -> Path:
         return Path("results") / path.resolve().relative_to(RESULTS_DIR.resolve())
     except ValueError:
         return path
+
+
+def completeness_frame(rows: list[dict]):
+    """completeness.csv's table of `rows` (NotebookContext.runs), its logged iteration an integer
+    column (empty where none is logged): as floats, the tables' 4-significant-digit format wrote
+    26,000 as 2.6e+04."""
+    import pandas as pd
+
+    df = pd.DataFrame(rows)
+    return df.astype({"last_test_iteration": "Int64"}) if "last_test_iteration" in df else df
 
 
 def completeness_text(rows: list[dict], table: Path | str = "completeness.csv",

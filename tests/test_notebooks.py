@@ -499,3 +499,14 @@ def test_a_notebook_that_fails_late_publishes_none_of_its_figures_or_tables(nb01
     report.run_notebook(source, "smoke", {"fail": False}, output_dir=tmp_path / "executed")
     assert "by the late-failing notebook" in own[0].read_text() and own[1].read_bytes() != before[1]
     assert not list(tmp_path.glob("**/outputs"))
+
+
+def test_completeness_csv_writes_the_logged_iteration_as_an_integer():
+    # the tables' float format (4 significant digits) had written 26,000 as 2.6e+04
+    rows = [{"run_id": "p-0", "state": "partial", "iteration": 26_504, "iterations": 64_000,
+             "last_test_error": 11.92, "last_test_iteration": 26_000},
+            {"run_id": "m-0", "state": "missing", "iteration": 0, "iterations": 64_000,
+             "last_test_error": None, "last_test_iteration": None}]
+    text = notebook.completeness_frame(rows).to_csv(
+        index=False, float_format=notebook.NotebookContext.float_format)
+    assert text.splitlines()[1:] == ["p-0,partial,26504,64000,11.92,26000", "m-0,missing,0,64000,,"]
