@@ -32,14 +32,8 @@ def error_axis(runs, headroom: float = 1.25) -> tuple[float, float]:
     """The error axis (0, top): top the smallest of ERROR_AXIS_TOPS at least `headroom` times
     every run's last logged training and test error and its final test error, so the ends the
     figure compares fill it (early, higher errors run off the top, as in the paper's figure)."""
-    ends = []
-    for run in runs:
-        m = run.metrics
-        for split in ("train_running", "test"):
-            logged = m[m["split"] == split]
-            if len(logged):
-                ends.append(float(logged["error"].iloc[-1]))
-        ends.append(float(run.final_test["error"]))
+    ends = [error for run in runs for error in (run.final_error("train_running"),
+                                                run.logged_test()["error"], run.final_error("test"))]
     need = headroom * max(ends, default=100.0)
     return 0, next((top for top in ERROR_AXIS_TOPS if top >= need), 100)
 
@@ -49,7 +43,8 @@ def training_curves(runs_by_panel: dict[str, list], ylim=None, title: str | None
     one colour per depth (seeds share a colour); the error axis from error_axis unless given."""
     fig, axes = plt.subplots(1, len(runs_by_panel), figsize=(5.2 * len(runs_by_panel), 3.9),
                              sharey=True, squeeze=False)
-    ylim = ylim or error_axis([r for runs in runs_by_panel.values() for r in runs])
+    all_runs = [r for runs in runs_by_panel.values() for r in runs]
+    ylim = ylim or error_axis(all_runs)
     for ax, (panel, runs) in zip(axes[0], runs_by_panel.items()):
         depths = sorted({r.summary["depth"] for r in runs})
         colours = dict(zip(depths, plt.cm.viridis_r([0.15 + 0.8 * i / max(1, len(depths) - 1)
@@ -68,7 +63,6 @@ def training_curves(runs_by_panel: dict[str, list], ylim=None, title: str | None
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
     axes[0][0].set_ylabel("error (%)")
-    all_runs = [r for runs in runs_by_panel.values() for r in runs]
     note = f"thin: training error (running mean, augmented); {_test_note(all_runs)}"
     fig.suptitle(f"{title}\n{note}" if title else note, fontsize=9)
     fig.tight_layout()
@@ -124,7 +118,8 @@ def curves_by_label(panels: dict[str, list[tuple[str, object]]], ylim=None, titl
     test error bold. Runs that share a label (seeds) share a colour; the first carries the label.
     The error axis from error_axis unless given."""
     fig, axes = plt.subplots(1, len(panels), figsize=(5.6 * len(panels), 4.2), sharey=True, squeeze=False)
-    ylim = ylim or error_axis([run for pairs in panels.values() for _, run in pairs])
+    all_runs = [run for pairs in panels.values() for _, run in pairs]
+    ylim = ylim or error_axis(all_runs)
     for ax, (panel, pairs) in zip(axes[0], panels.items()):
         labels = list(dict.fromkeys(label for label, _ in pairs))
         colours = dict(zip(labels, plt.cm.tab10.colors))
@@ -143,7 +138,6 @@ def curves_by_label(panels: dict[str, list[tuple[str, object]]], ylim=None, titl
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
     axes[0][0].set_ylabel("error (%)")
-    all_runs = [run for pairs in panels.values() for _, run in pairs]
     note = f"thin: training error (running mean, augmented); {_test_note(all_runs)}"
     fig.suptitle(f"{title}\n{note}" if title else note, fontsize=9)
     fig.tight_layout()
