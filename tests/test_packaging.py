@@ -76,15 +76,24 @@ def test_readme_paper_results_and_speed_pages_are_the_recorded_numbers():
 
 def test_readme_claims_table_counts_the_paper_runs_as_recorded():
     """The claims table's status column says how many of each notebook's `paper` runs are
-    complete and partial, as its executed copy recorded them (completeness.csv): a campaign that
-    finishes a run, followed by `make report PROFILE=paper`, must change the README too."""
+    complete and partial, and the results prose where each partial run stands, as its executed
+    copy recorded them (completeness.csv): a campaign that finishes or continues a run, followed
+    by `make report PROFILE=paper`, must change the README too."""
     import csv
 
+    readme = (ROOT / "README.md").read_text()
     rows = {line.split("|")[1].strip().strip("`"): line
-            for line in (ROOT / "README.md").read_text().splitlines()
-            if line.startswith("| `0")}
+            for line in readme.splitlines() if line.startswith("| `0")}
+    prose = " ".join(readme.split())
     for path in sorted((ROOT / "results" / "paper").glob("[0-9][0-9]_*/completeness.csv")):
-        states = [row["state"] for row in csv.DictReader(open(path))]
+        records = list(csv.DictReader(open(path)))
+        states = [row["state"] for row in records]
+        for row in records:  # the prose names each partial run's iteration and last test error
+            if row["state"] == "partial":
+                where = (f"{int(row['iteration']):,} of {int(row['iterations']):,} iterations, "
+                         f"test error {float(row['last_test_error']):.2f}% at "
+                         f"{int(row['last_test_iteration']):,}")
+                assert where in prose, f"README should say of {row['run_id']}: {where!r}"
         status = rows[path.parent.name].rstrip(" |").rsplit("|", 1)[-1]
         counted = f"`paper`: {states.count('done')} of {len(states)} runs complete"
         if states.count("partial"):
