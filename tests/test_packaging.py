@@ -81,6 +81,8 @@ def test_readme_claims_table_counts_the_paper_runs_as_recorded():
     by `make report PROFILE=paper`, must change the README too."""
     import csv
 
+    from resnet_lib.store import last_test_text
+
     readme = (ROOT / "README.md").read_text()
     rows = {line.split("|")[1].strip().strip("`"): line
             for line in readme.splitlines() if line.startswith("| `0")}
@@ -90,9 +92,11 @@ def test_readme_claims_table_counts_the_paper_runs_as_recorded():
         states = [row["state"] for row in records]
         for row in records:  # the prose names each partial run's iteration and last test error
             if row["state"] == "partial":
-                where = (f"{int(row['iteration']):,} of {int(row['iterations']):,} iterations, "
-                         f"test error {float(row['last_test_error']):.2f}% at "
-                         f"{int(row['last_test_iteration']):,}")
+                logged = last_test_text({"error": float(row["last_test_error"]),
+                                         "iteration": int(row["last_test_iteration"])}
+                                        if row["last_test_error"] else None)
+                where = (f"{int(row['iteration']):,} of {int(row['iterations']):,} iterations"
+                         + (f", {logged}" if logged else ""))
                 assert where in prose, f"README should say of {row['run_id']}: {where!r}"
         status = rows[path.parent.name].rstrip(" |").rsplit("|", 1)[-1]
         counted = f"`paper`: {states.count('done')} of {len(states)} runs complete"
