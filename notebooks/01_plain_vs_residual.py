@@ -89,8 +89,10 @@ table
 # change from the shallowest to the deepest net with its 95% interval. The noise it is judged
 # against is seed noise: the spread between runs that differ only in seed, pooled over depths.
 # With one seed per depth the verdict is "undecided": the scatter about the line would mix
-# noise with any curvature of the trend. It still says which way the line goes and by how
-# much, without an interval. A change against the paper's direction is named as such, with the
+# noise with any curvature of the trend. It stays "undecided" until both ends of the line, the
+# shallowest and the deepest depth, have two or more seeds, since a deep net's seed noise need
+# not be a shallow one's. Undecided, it still says which way the line goes and by how much,
+# without an interval. A change against the paper's direction is named as such, with the
 # budget in epochs beside the paper's 164.
 
 # %%

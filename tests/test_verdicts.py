@@ -94,6 +94,33 @@ def test_claim1_with_one_seed_names_a_direction_against_the_paper_and_one_depth_
         v["families"]["resnet"]["text"]
 
 
+def test_claim1_stays_undecided_until_both_ends_of_the_line_have_seeds():
+    """Seed noise measured at the shallowest depth alone is not the deepest nets' noise: the
+    verdict waits for two seeds at both ends, however small the noise looks at one."""
+    table = claim1_table(+1.0, -1.0, 0.01, seeds=3)
+    one_end = table[(table["seed"] == 0) | (table["depth"] == 20)]
+    v = plain_vs_residual.verdict_from_table(one_end)
+    for fam, word in (("plain", "rises"), ("resnet", "falls")):
+        f = v["families"][fam]
+        assert not f["decided"] and not f["significant"] and f["in_papers_direction"]
+        assert f["text"].startswith(
+            f"{fam}: undecided (seed noise measured at depth 20 only; both ends of the line, "
+            f"depths 20 and 56, need two or more seeds); its train error {word} by ")
+    assert "gap_at_deepest" not in v
+    assert plain_vs_residual.in_brief({"verdicts": {"train": v}}) == (
+        "plain: undecided (seeds at depth 20 only; rises with depth, the paper's direction); "
+        "ResNet: undecided (seeds at depth 20 only; falls with depth, the paper's direction)")
+    # both ends measured, the middle depths with one seed: decided, noise pooled over the ends
+    ends = table[(table["seed"] == 0) | table["depth"].isin([20, 56])]
+    v = plain_vs_residual.verdict_from_table(ends)
+    assert v["families"]["plain"]["agrees_with_paper"] and v["families"]["resnet"]["agrees_with_paper"]
+    assert "pooled sd over seeds (4 dof)" in v["families"]["plain"]["noise_source"]
+    # a record written before the reason was kept still reads
+    old = {"decided": False, "change": 3.0, "in_papers_direction": True}
+    assert plain_vs_residual.in_brief({"verdicts": {"train": {"families": {"plain": old}}}}) == \
+        "plain: undecided (one seed; rises with depth, the paper's direction)"
+
+
 def claim4_tables(resnet_factors, net_sd, seeds=3, layers=9, seed=0):
     """Response stds per layer: plain nets 1.0, ResNets resnet_factors[depth], each net scaled by
     exp(N(0, net_sd)) (net-to-net variation); bootstrap draws scatter 0.5% about each net."""

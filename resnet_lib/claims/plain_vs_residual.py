@@ -84,6 +84,10 @@ def verdict_from_table(df, split: str = "train", epochs: float = PAPER_EPOCHS) -
     seed noise: the sd between runs that differ only in seed, pooled over depths
     (stats.depth_trend). With one seed per depth there is no measure of it, and the verdict is
     "undecided" (the scatter about the line would mix noise with any curvature of the trend).
+    It stays "undecided" until both ends of the family's line, its shallowest and its deepest
+    depth, have two or more seeds: the ends carry the slope, and a deeper net's seed noise need
+    not be a shallower one's (plain-56 ends with about 9x plain-20's training error under the
+    paper's recipe), so noise measured at one end alone is not the noise of the change.
     A significant change against the paper's direction is reported as such, with the budget
     (`epochs` against the paper's 164) as the reason to weigh it by.
     """
@@ -96,7 +100,18 @@ def verdict_from_table(df, split: str = "train", epochs: float = PAPER_EPOCHS) -
     for family, sub in df.groupby("family"):
         seeds_per_depth = sub.groupby("depth").size()
         if (seeds_per_depth < 2).all():
-            out["families"][family] = one_seed_reading(family, sub, col, split, expected)
+            out["families"][family] = undecided_reading(
+                family, sub, col, split, expected, "one seed per depth: no measure of seed noise",
+                "one seed")
+            continue
+        ends = seeds_per_depth.iloc[[0, -1]]  # groupby sorts by depth
+        if (ends < 2).any():
+            measured = ", ".join(str(d) for d in seeds_per_depth.index[seeds_per_depth >= 2])
+            out["families"][family] = undecided_reading(
+                family, sub, col, split, expected,
+                f"seed noise measured at depth {measured} only; both ends of the line, depths "
+                f"{ends.index[0]} and {ends.index[-1]}, need two or more seeds",
+                f"seeds at depth {measured} only")
             continue
         try:
             t = depth_trend(sub["depth"], sub[col])
@@ -138,14 +153,17 @@ def verdict_from_table(df, split: str = "train", epochs: float = PAPER_EPOCHS) -
     return out
 
 
-def one_seed_reading(family: str, sub, col: str, split: str, expected: dict) -> dict:
-    """With one seed per depth the verdict is "undecided" (verdict_from_table), but what the
-    nets show is still worth saying: the least-squares change of the error from the family's
-    shallowest to its deepest net and whether it goes the paper's way. It carries no interval, since
-    nothing here measures the seed noise it would need (the scatter about the line would mix
-    that noise with any curvature)."""
-    undecided = f"{family}: undecided (one seed per depth: no measure of seed noise)"
-    reading = {"significant": False, "agrees_with_paper": False, "decided": False}
+def undecided_reading(family: str, sub, col: str, split: str, expected: dict, why: str,
+                      why_in_brief: str) -> dict:
+    """Where the seed noise of the change is not measured (verdict_from_table) the verdict is
+    "undecided", for the reason `why` ("one seed per depth: ..."; `why_in_brief` is its short
+    form for in_brief), but what the nets show is still worth saying: the least-squares change
+    of the error from the family's shallowest to its deepest net and whether it goes the
+    paper's way. It carries no interval, since nothing here measures the noise it would need
+    (the scatter about the line would mix that noise with any curvature)."""
+    undecided = f"{family}: undecided ({why})"
+    reading = {"significant": False, "agrees_with_paper": False, "decided": False,
+               "why_undecided": why_in_brief}
     if sub["depth"].nunique() < 2:
         return {**reading, "text": undecided + "."}
     slope = float(np.polyfit(sub["depth"].astype(float), sub[col].astype(float), 1)[0])
@@ -160,7 +178,7 @@ def one_seed_reading(family: str, sub, col: str, split: str, expected: dict) -> 
 
 def _direction_words(change: float, papers_way: bool) -> tuple[str, str]:
     """('rises' or 'falls', "the paper's direction" or "against the paper's direction"): the
-    one-seed reading's words, in full (one_seed_reading) and in brief (in_brief)."""
+    undecided reading's words, in full (undecided_reading) and in brief (in_brief)."""
     return ("rises" if change > 0 else "falls",
             f"{'the' if papers_way else 'against the'} paper's direction")
 
@@ -199,10 +217,11 @@ def in_brief(record: dict) -> str:
     for family, f in v["families"].items():
         name = "ResNet" if family == "resnet" else family
         if not f["decided"]:
-            judged = "undecided (one seed)"
-            if "change" in f:  # one_seed_reading
+            why = f.get("why_undecided", "one seed")  # records written before it was kept
+            judged = f"undecided ({why})"
+            if "change" in f:  # undecided_reading
                 rises, way = _direction_words(f["change"], f["in_papers_direction"])
-                judged = f"undecided (one seed; {rises} with depth, {way})"
+                judged = f"undecided ({why}; {rises} with depth, {way})"
         elif f["agrees_with_paper"]:
             judged = "as the paper"
         elif not f["significant"]:
