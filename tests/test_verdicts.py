@@ -115,6 +115,11 @@ def test_claim1_stays_undecided_until_both_ends_of_the_line_have_seeds():
     v = plain_vs_residual.verdict_from_table(ends)
     assert v["families"]["plain"]["agrees_with_paper"] and v["families"]["resnet"]["agrees_with_paper"]
     assert "pooled sd over seeds (4 dof)" in v["families"]["plain"]["noise_source"]
+    # several seeds at one depth: no line to judge, and the brief does not say "one seed"
+    v = plain_vs_residual.verdict_from_table(table[table["depth"] == 20])
+    assert v["families"]["plain"]["text"].startswith("plain: no verdict (a trend needs")
+    assert plain_vs_residual.in_brief({"verdicts": {"train": v}}) == \
+        "plain: undecided (one depth); ResNet: undecided (one depth)"
     # a record written before the reason was kept still reads
     old = {"decided": False, "change": 3.0, "in_papers_direction": True}
     assert plain_vs_residual.in_brief({"verdicts": {"train": {"families": {"plain": old}}}}) == \

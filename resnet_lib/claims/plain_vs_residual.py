@@ -117,7 +117,8 @@ def verdict_from_table(df, split: str = "train", epochs: float = PAPER_EPOCHS) -
             t = depth_trend(sub["depth"], sub[col])
         except ValueError as e:  # too few runs to fit a line and judge it
             out["families"][family] = {"significant": False, "agrees_with_paper": False,
-                                       "decided": False, "text": f"{family}: no verdict ({e})."}
+                                       "decided": False, "why_undecided": "one depth",
+                                       "text": f"{family}: no verdict ({e})."}
             continue
         change, ci = t.slope * span, (t.ci95[0] * span, t.ci95[1] * span)
         direction = "rises" if change > 0 else "falls"
