@@ -115,7 +115,7 @@ def verdict_from_table(df, split: str = "train", epochs: float = PAPER_EPOCHS) -
             continue
         try:
             t = depth_trend(sub["depth"], sub[col])
-        except ValueError as e:  # too few runs to fit a line and judge it
+        except ValueError as e:  # past the checks above: the seeds all sit at one depth
             out["families"][family] = {"significant": False, "agrees_with_paper": False,
                                        "decided": False, "why_undecided": "one depth",
                                        "text": f"{family}: no verdict ({e})."}
