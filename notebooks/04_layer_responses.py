@@ -83,8 +83,10 @@ summary
 # ResNet against the next shallower one, as ratios of geometric means over nets. Their 95%
 # intervals come from net-to-net variation: the spread between nets that differ only in seed.
 # Two trainings of one config can move a ratio by 20% or more, far beyond the choice of test
-# images, so with one net per model the verdict is "undecided". The bootstrap interval over
-# test images is printed where there is no other.
+# images, so with one net per model the verdict is "undecided". So is each comparison in which
+# either model has one net: a deeper net's variation need not be a shallower one's, so it is
+# not borrowed from other models (the rule of notebook 01's verdict). The bootstrap interval
+# over test images is printed where there is no other.
 
 # %%
 verdict = claim.verdict(layers, draws)

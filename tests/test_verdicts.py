@@ -170,6 +170,28 @@ def test_claim4_says_what_is_not_measured_and_claims_nothing_of_no_comparison():
         "less: not measured yet (complete ResNets at fewer than two depths)")
 
 
+
+def test_claim4_does_not_borrow_net_to_net_variation_for_a_model_trained_once():
+    # the paper profile part-way: seeds 0-1 at depth 20, one net of each model at depth 56. Depth
+    # 20's variation (tiny here) would make depth 56 look settled; a deeper net's need not match.
+    layers, draws = claim4_tables({20: 0.8, 56: 0.6}, net_sd=0.01, seeds=2)
+    keep = lambda df: df[(df["depth"] == 20) | (df["seed"] == 0)]
+    v = layer_responses.verdict(keep(layers), keep(draws))
+    assert v["net_noise_dof"] == 2
+    at20, at56 = v["resnet_vs_plain"][20], v["resnet_vs_plain"][56]
+    assert at20["decided"] and at20["holds"] and at20["ci95"][1] < 1
+    assert not at56["decided"] and not at56["holds"] and "ci95" not in at56
+    deeper = v["deeper_resnet"]["56/20"]
+    assert not deeper["decided"] and deeper["nets"] == [2, 1]
+    assert "depth 56: ResNet/plain mean response std" in v["text"]
+    assert "undecided: one net of ResNet-56 and plain-56, whose net-to-net variation" in v["text"]
+    assert "(1 and 2 nets; over test images only" in v["text"]
+    assert "undecided: one net of ResNet-56, whose net-to-net variation" in v["text"]
+    assert layer_responses.in_brief({"verdict": v}) == (
+        "ResNet responds less than plain, beyond net-to-net variation: at depth 20 (of 20, 56; "
+        "undecided at 56: a model trained once); deeper ResNet responds less: undecided at 56/20 "
+        "(a model trained once)")
+
 def test_claim4_fails_when_resnets_respond_more():
     v = layer_responses.verdict(*claim4_tables({20: 1.4, 32: 1.6}, net_sd=0.03))
     assert not v["all_resnet_smaller"] and not v["all_deeper_smaller"]

@@ -67,7 +67,10 @@ def verdict(layers, draws) -> dict:
     differ only in seed, pooled over every (family, depth), with a 95% t interval. Two trainings
     of the same config moved a ratio from 1.01 to 0.83 (issue 10), far beyond the choice of test
     images, so with one net per model the verdict is "undecided". The bootstrap interval over
-    test images (paired draws) is reported beside it, for what it measures.
+    test images (paired draws) is reported beside it, for what it measures. A comparison is
+    decided only where both of its models have two or more nets: a deeper net's variation need
+    not be a shallower one's (the rule of claim 1's verdict), so variation measured on other
+    models is not borrowed for a model trained once.
     """
     per_net = np.log(layers.groupby(["family", "depth", "seed"])["std"].mean())
     noise_sd, dof = pooled_sd([g.to_numpy() for _, g in per_net.groupby(level=["family", "depth"])])
@@ -84,8 +87,8 @@ def verdict(layers, draws) -> dict:
         diff = float(xb.mean() - xa.mean())
         r = {"ratio": float(np.exp(diff)), "nets": [len(xa), len(xb)],
              "ci95_test_images": _ci(boot.loc[b].to_numpy() / boot.loc[a].to_numpy()),
-             "decided": noise_sd is not None}
-        if noise_sd is not None:
+             "decided": noise_sd is not None and min(len(xa), len(xb)) >= 2}
+        if r["decided"]:
             half = difference_half_width(noise_sd, dof, len(xa), len(xb))
             r["ci95"] = (float(np.exp(diff - half)), float(np.exp(diff + half)))
         return r
@@ -93,11 +96,18 @@ def verdict(layers, draws) -> dict:
     def interval(r) -> str:
         if not r["decided"]:
             lo, hi = r["ci95_test_images"]
-            return f"one net each; over test images only {lo:.2f}-{hi:.2f}"
+            return (f"{r['nets'][1]} and {r['nets'][0]} nets; over test images only "
+                    f"{lo:.2f}-{hi:.2f}")
         lo, hi = r["ci95"]
         return f"95% CI over nets {lo:.2f}-{hi:.2f}, {r['nets'][1]} and {r['nets'][0]} nets"
 
-    undecided = "undecided: one net per model, so net-to-net variation is not measured."
+    def undecided(a, b) -> str:
+        if noise_sd is None:
+            return "undecided: one net per model, so net-to-net variation is not measured."
+        once = [f"{'ResNet' if f == 'resnet' else 'plain'}-{d}" for f, d in (b, a)
+                if len(per_net.loc[(f, d)]) < 2]
+        return (f"undecided: one net of {' and '.join(once)}, whose net-to-net variation is "
+                "not measured.")
     depths = sorted(layers["depth"].unique())
     for d in depths:
         if ("plain", d) not in per_net or ("resnet", d) not in per_net:
@@ -110,7 +120,7 @@ def verdict(layers, draws) -> dict:
         less = r["decided"] and r["ci95"][1] < 1
         more = r["decided"] and r["ci95"][0] > 1
         r["holds"] = less and r["median_ratio"] < 1
-        judged = (undecided if not r["decided"] else
+        judged = (undecided(("plain", d), ("resnet", d)) if not r["decided"] else
                   "ResNet responds less, as the paper." if r["holds"] else
                   "ResNet responds more." if more and r["median_ratio"] > 1 else
                   "mixed: mean and median layer disagree." if less or more else
@@ -123,7 +133,7 @@ def verdict(layers, draws) -> dict:
     for a, b in zip(res_depths, res_depths[1:]):
         r = compare(("resnet", a), ("resnet", b))
         r["holds"] = r["decided"] and r["ci95"][1] < 1
-        judged = (undecided if not r["decided"] else
+        judged = (undecided(("resnet", a), ("resnet", b)) if not r["decided"] else
                   "the deeper net responds less, as the paper." if r["holds"] else
                   "the deeper net responds more." if r["ci95"][0] > 1 else
                   "not distinguishable from net-to-net variation.")
@@ -170,11 +180,16 @@ def in_brief(record: dict) -> str:
     def where(results: dict, claim: str, unit: str, missing: str) -> str:
         if not results:
             return f"{claim}: not measured yet ({missing})"
-        if not any(r["decided"] for r in results.values()):
-            return f"{claim}: undecided (one net per model)"
-        held = [str(k) for k, r in results.items() if r["holds"]]  # int keys until saved as JSON
+        open_ = [str(k) for k, r in results.items() if not r["decided"]]  # int keys until JSON
+        if len(open_) == len(results):
+            if v.get("net_noise_sd_log") is None:
+                return f"{claim}: undecided (one net per model)"
+            return f"{claim}: undecided at {', '.join(open_)} (a model trained once)"
+        held = [str(k) for k, r in results.items() if r["holds"]]
         at = f"{unit} {', '.join(held)}" if held else "none"
-        return f"{claim}, beyond net-to-net variation: at {at} (of {', '.join(map(str, results))})"
+        tail = f"; undecided at {', '.join(open_)}: a model trained once" if open_ else ""
+        return (f"{claim}, beyond net-to-net variation: at {at} "
+                f"(of {', '.join(map(str, results))}{tail})")
 
     return "; ".join([where(v["resnet_vs_plain"], "ResNet responds less than plain", "depth",
                             "no depth with both nets complete"),
