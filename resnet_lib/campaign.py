@@ -51,8 +51,10 @@ CLAIM1_DEPTH_ORDER = (20, 56, 32, 44, 110)
 
 def plan(profile: str) -> list[tuple[str, RunConfig]]:
     """Every run of the profile's training notebooks (01-03), most important first, each once:
-    claim 1's first seed at depths 20, 56, 32, 44 (plain and ResNet), then 110, then its other
-    seeds; then claim 2's options B and C (A is claim 1's ResNet); then claim 3."""
+    claim 1's first seed at depths 20, 56, 32, 44 (plain and ResNet), then 110; then its other
+    seeds at the two ends of the curve, 20 and 56, seed by seed (claim 1's verdict needs seed
+    noise at both ends: plain_vs_residual.verdict_from_table), then at the other depths; then
+    claim 2's options B and C (A is claim 1's ResNet); then claim 3."""
     from . import claims
     from .claims import identity_mappings, plain_vs_residual, shortcut_options
 
@@ -63,7 +65,16 @@ def plan(profile: str) -> list[tuple[str, RunConfig]]:
     def depth_rank(depth: int) -> int:
         return CLAIM1_DEPTH_ORDER.index(depth) if depth in CLAIM1_DEPTH_ORDER else 100 + depth
 
-    c1.sort(key=lambda c: (c.seed != first_seed, depth_rank(c.depth), c.seed, c.model))
+    ends = CLAIM1_DEPTH_ORDER[:2]
+
+    def claim1_priority(c) -> tuple:
+        if c.seed == first_seed:
+            return (0, depth_rank(c.depth), c.seed, c.model)
+        if c.depth in ends:  # seed by seed: the second seed at both ends before a third at one
+            return (1, c.seed, depth_rank(c.depth), c.model)
+        return (2, depth_rank(c.depth), c.seed, c.model)
+
+    c1.sort(key=claim1_priority)
     c2 = sorted(shortcut_options.configs(profile, p2["depths"], p2["seeds"]),
                 key=lambda c: (c.seed, c.depth))
     c3 = identity_mappings.configs(profile, p3["depth"], p3["variants"], p3["seeds"],

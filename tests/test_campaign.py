@@ -118,9 +118,13 @@ def test_paper_plan_follows_the_priority_order():
     claims = [claim for claim, _ in planned]
     assert claims == sorted(claims)                       # claim 1, then 2, then 3
     c1 = [c for claim, c in planned if claim == "01"]
-    # then the other seeds, depth by depth in the same order (error bars at both ends first)
-    later = [(campaign.CLAIM1_DEPTH_ORDER.index(c.depth), c.seed) for c in c1[10:]]
-    assert later == sorted(later) and {s for _, s in later} == {1, 2}
+    # then the other seeds at both ends, seed by seed (the verdict needs seed noise at 20 and
+    # 56), then at the other depths, depth by depth in the same order
+    ends = [(c.model, c.depth, c.seed) for c in c1[10:18]]
+    assert ends == [(f, d, s) for s in (1, 2) for d in (20, 56) for f in ("plain", "resnet")]
+    later = [(campaign.CLAIM1_DEPTH_ORDER.index(c.depth), c.seed) for c in c1[18:]]
+    assert later == sorted(later) and {d for d, _ in later} == {2, 3, 4}
+    assert {s for _, s in later} == {1, 2} and len(c1) == 30
     c2 = [c for claim, c in planned if claim == "02"]
     assert {c.model_options.get("shortcut") for c in c2} == {"B", "C"}  # A is claim 1's run
     assert len({c.hash for _, c in planned}) == len(planned)
