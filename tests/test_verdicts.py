@@ -170,7 +170,6 @@ def test_claim4_says_what_is_not_measured_and_claims_nothing_of_no_comparison():
         "less: not measured yet (complete ResNets at fewer than two depths)")
 
 
-
 def test_claim4_does_not_borrow_net_to_net_variation_for_a_model_trained_once():
     # the paper profile part-way: seeds 0-1 at depth 20, one net of each model at depth 56. Depth
     # 20's variation (tiny here) would make depth 56 look settled; a deeper net's need not match.
@@ -191,6 +190,7 @@ def test_claim4_does_not_borrow_net_to_net_variation_for_a_model_trained_once():
         "ResNet responds less than plain, beyond net-to-net variation: at depth 20 (of 20, 56; "
         "undecided at 56: a model trained once); deeper ResNet responds less: undecided at 56/20 "
         "(a model trained once)")
+
 
 def test_claim4_fails_when_resnets_respond_more():
     v = layer_responses.verdict(*claim4_tables({20: 1.4, 32: 1.6}, net_sd=0.03))
