@@ -69,14 +69,23 @@ def test_a_rounds_ceiling_is_its_fastest_candidate():
 def test_the_fp32_ceiling_is_not_passed_by_the_models_own_convolutions():
     """A ceiling the model's convolutions pass is none. With torch's matmul as the only
     candidate, ResNet-20's convolutions alone measured 176% of it on an AMD EPYC (its MKL
-    matmul reached half of oneDNN's); with the 1x1 convolution beside it, 89%."""
+    matmul reached half of oneDNN's); with the 1x1 convolution beside it, 89%.
+
+    A missing candidate shows in every measurement; a passing stall of the ceiling's short
+    windows (0.25 s each) does not: a fresh-clone CI run on an AMD EPYC once timed both
+    candidates 25% slow in both rounds (125%), where the same host then gave 90-99% six times
+    in a row. So a second measurement decides when the first fails."""
     cpu = torch.device("cpu")
     steps = {**bench.ceiling_steps(cpu, "fp32"),
              "convolutions_alone": (bench.convolutions_step(20, cpu), 128)}
-    rates = bench.with_ceiling(bench.interleaved(steps, cpu, seconds=2.0, rounds=2))
-    fraction = bench._fraction_of_ceiling(rates, "convolutions_alone",
-                                          bench.training_flop_per_image(20))
-    assert fraction < 1.2, rates
+    measured = []
+    for _ in range(2):
+        rates = bench.with_ceiling(bench.interleaved(steps, cpu, seconds=2.0, rounds=2))
+        measured.append((bench._fraction_of_ceiling(rates, "convolutions_alone",
+                                                    bench.training_flop_per_image(20)), rates))
+        if measured[-1][0] < 1.2:
+            break
+    assert measured[-1][0] < 1.2, measured
 
 
 def test_interleaved_rounds_time_every_step_in_turn():
