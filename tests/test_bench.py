@@ -71,10 +71,10 @@ def test_the_fp32_ceiling_is_not_passed_by_the_models_own_convolutions():
     candidate, ResNet-20's convolutions alone measured 176% of it on an AMD EPYC (its MKL
     matmul reached half of oneDNN's); with the 1x1 convolution beside it, 89%.
 
-    A missing candidate shows in every measurement; a passing stall of the ceiling's short
-    windows (0.25 s each) does not: a fresh-clone CI run on an AMD EPYC once timed both
-    candidates 25% slow in both rounds (125%), where the same host then gave 90-99% six times
-    in a row. So a second measurement decides when the first fails."""
+    A missing candidate shows in every measurement; a passing slowdown of the candidates does
+    not: a fresh-clone CI run on an AMD EPYC once timed both candidates 25% slow in both rounds
+    (125%; why is not known), where the same host then gave 90-99% six times in a row. So a
+    second measurement decides when the first fails."""
     cpu = torch.device("cpu")
     steps = {**bench.ceiling_steps(cpu, "fp32"),
              "convolutions_alone": (bench.convolutions_step(20, cpu), 128)}
