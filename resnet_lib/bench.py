@@ -30,7 +30,8 @@ the ceiling in two runs, and ResNet-110's convolutions at 108% of it.
 
 Also: peak memory of a ResNet-110 training process; on a CPU, one multi-threaded process
 against one single-threaded worker per core (how RunStore.get_many trains on a CPU); and
-bf16 autocast against fp32. Results go to results/bench/<device>.json and are printed.
+bf16 autocast against fp32. Results go to results/bench/<device>.json and are printed; a
+bench stopped part-way leaves what it measured in <device>.unfinished.json (save_so_far).
 """
 
 from __future__ import annotations
@@ -503,6 +504,24 @@ def parallel_workers(seconds: float, depth: int = 20) -> float:
     return sum(float(p.communicate()[0].split()[-1]) for p in procs)
 
 
+def unfinished_path(out: Path) -> Path:
+    return out.with_name(f"{out.stem}.unfinished{out.suffix}")
+
+
+def save_so_far(out: Path, record: dict, still_to_measure: list[str]) -> None:
+    """Write the record as measured so far, so that a bench stopped part-way (a time limit, a
+    slow host) keeps what it measured: while `still_to_measure` names something, to
+    <out>.unfinished.json with that list as `unfinished`, leaving a complete record at `out` as
+    it was; once nothing is left, to `out`, and the unfinished copy goes. (On the AVX2 AMD host
+    of 2026-12-03 a ResNet-20-only bench was stopped at 15 minutes, in its bf16 part, emulated
+    there, and wrote nothing.)"""
+    if still_to_measure:
+        atomic.write_json(unfinished_path(out), {**record, "unfinished": still_to_measure})
+    else:
+        atomic.write_json(out, record)
+        unfinished_path(out).unlink(missing_ok=True)
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m resnet_lib.bench", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -520,9 +539,19 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     device = default_device()
     data = _data()
+    slug = "cuda" if device.type == "cuda" else "cpu"
+    out = Path(args.out) if args.out else RESULTS_DIR / "bench" / f"{slug}.json"
     rows = {}
-    for depth in args.depths:
+    # device, device name, torch version and data root are in "environment", once
+    record = {"environment": environment(device, data.file_sha256, data.root),
+              "batch_size": 128, "seconds_per_measurement": args.seconds, "rounds": args.rounds,
+              "training_flop_per_multiply_add": TRAINING_FLOP_PER_MULTIPLY_ADD,
+              "throughput_images_per_second": rows}
+    later = ["peak memory", "bf16", "processes per GPU" if device.type == "cuda"
+             else "parallel workers", "targets"]
+    for i, depth in enumerate(args.depths):
         row = rows[f"resnet{depth}"] = model_row(depth, data, device, args.seconds, args.rounds)
+        save_so_far(out, record, [f"resnet{d}" for d in args.depths[i + 1:]] + later)
         ms = row["ms_per_step"]
         bound_text = (f"floor {ms['floor']:.2f}; ours = {row['step_over_floor']:.2f}x the floor"
                       if "floor" in row else
@@ -535,14 +564,10 @@ def main(argv=None) -> int:
               f"           ms per step: ours ({row['step']}) {ms['ours']:.2f}, eager "
               f"{ms['eager']:.2f} ({row['eager_fraction_of_ceiling']:.0%} of the ceiling), "
               f"{bound_text}", flush=True)
-    # device, device name, torch version and data root are in "environment", once
-    record = {"environment": environment(device, data.file_sha256, data.root),
-              "batch_size": 128, "seconds_per_measurement": args.seconds, "rounds": args.rounds,
-              "training_flop_per_multiply_add": TRAINING_FLOP_PER_MULTIPLY_ADD,
-              "throughput_images_per_second": rows}
     mem = f"resnet{args.memory_depth}_peak_memory_gb"
     record[mem] = round(peak_memory_gb(device, min(args.seconds, 10), args.memory_depth), 2)
     print(f"ResNet-{args.memory_depth} training peak memory: {record[mem]:.2f} GB", flush=True)
+    save_so_far(out, record, later[1:])
     # bf16 and parallel workers: ResNet-20, the model of the targets (else the first depth)
     small = 20 if 20 in args.depths else args.depths[0]
     has_bf16 = device.type == "cuda" or cpu_has_bf16_instructions()
@@ -557,6 +582,7 @@ def main(argv=None) -> int:
     print("ceiling candidates, median GFLOP/s (a round's ceiling is its fastest): "
           + "; ".join(f"{p} " + ", ".join(f"{k} {v:.1f}" for k, v in c.items())
                       for p, c in record["ceiling_candidates_gflops"].items()), flush=True)
+    save_so_far(out, record, later[2:])
     convs_text = (f"; its convolutions alone {bf16['convolutions_alone_fraction_of_ceiling']:.0%}"
                   if "convolutions_alone_fraction_of_ceiling" in bf16 else "")
     print(f"resnet{small} bf16 autocast: {bf16['images_per_second']:.1f} img/s (fp32: "
@@ -586,9 +612,7 @@ def main(argv=None) -> int:
     for k, t in record.get("targets", {}).items():
         print(f"target {k}: {t['target']}  measured {t['measured']}  "
               f"{'met' if t['met'] else 'NOT met'}")
-    slug = "cuda" if device.type == "cuda" else "cpu"
-    out = Path(args.out) if args.out else RESULTS_DIR / "bench" / f"{slug}.json"
-    atomic.write_json(out, record)
+    save_so_far(out, record, [])
     print(f"written {out}")
     return 0
 

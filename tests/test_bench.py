@@ -58,6 +58,31 @@ def test_bench_records_each_step_as_a_fraction_of_the_ceiling_measured_in_the_sa
     assert 0 < record["resnet8_bf16"]["convolutions_alone_fraction_of_ceiling"] < 1.5
     assert record["resnet8_peak_memory_gb"] > 0 and record["resnet8_parallel_workers_images_per_second"] > 0
     assert record["environment"]["device_name"]
+    assert "unfinished" not in record and not bench.unfinished_path(out).exists()
+
+
+def test_a_bench_stopped_part_way_keeps_what_it_measured(tmp_path, monkeypatch):
+    out = tmp_path / "cpu.json"
+    out.write_text('{"complete": "an earlier record"}')
+    ms = {"ours": 1.0, "eager": 1.0, "convolutions_alone": 1.0}
+    row = {"ms_per_step": ms, "step": "compiled", "ours": 1.0, "baseline": 1.0, "speedup": 1.0,
+           "achieved_gflops": 1.0, "fraction_of_ceiling": 0.5, "ceiling_gflops": 2.0,
+           "eager_fraction_of_ceiling": 0.5, "convolutions_alone_fraction_of_ceiling": 0.5}
+    monkeypatch.setattr(bench, "model_row", lambda depth, *a: {**row, "depth": depth})
+    monkeypatch.setattr(bench, "peak_memory_gb", lambda *a: 1.234)
+
+    def stopped(*a):
+        raise KeyboardInterrupt     # as when a time limit stops it in its bf16 part
+    monkeypatch.setattr(bench, "bf16_row", stopped)
+    with pytest.raises(KeyboardInterrupt):
+        bench.main(["--depths", "8", "14", "--memory-depth", "8", "--out", str(out)])
+    assert json.loads(out.read_text()) == {"complete": "an earlier record"}   # left as it was
+    kept = json.loads(bench.unfinished_path(out).read_text())
+    assert {k: r["depth"] for k, r in kept["throughput_images_per_second"].items()} == {
+        "resnet8": 8, "resnet14": 14}
+    assert kept["resnet8_peak_memory_gb"] == 1.23
+    assert kept["unfinished"] == ["bf16", "parallel workers", "targets"]
+    assert kept["environment"]["device_name"]
 
 
 def test_a_rounds_ceiling_is_its_fastest_candidate():
