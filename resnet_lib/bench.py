@@ -307,11 +307,24 @@ def ceiling_steps(device, precision: str) -> dict:
     EPYC (AVX-512, AVX512-BF16) of 2026-11-27 torch's fp32 matmul (MKL) reached 205 GFLOP/s and
     the same multiply as a 1x1 convolution (oneDNN) 405, so a ceiling of the matmul alone had
     ResNet-20's own convolutions at 176% of it. A round's ceiling is its fastest candidate
-    (with_ceiling). On a GPU, cuBLAS is the one candidate."""
-    steps = {"ceiling_matmul": matmul_step(device, precision)}
+    (with_ceiling). On a GPU, cuBLAS is the one candidate.
+
+    bf16 on a CPU without bf16 instructions leaves torch's matmul out: it falls back to a
+    generic loop there. On the AVX2 AMD EPYC of 2026-12-03 one 2048 x 2048 bf16 multiply took
+    56 s (0.3 GFLOP/s) where oneDNN's 1x1 convolution did it at 21 GFLOP/s; the 10 or more of a
+    bf16 row never set its ceiling, and made the bench's test take 753 s in CI (100 s without)."""
+    steps = {}
+    if not emulated_bf16_matmul(device, precision):
+        steps["ceiling_matmul"] = matmul_step(device, precision)
     if device.type == "cpu":
         steps["ceiling_1x1_convolution"] = convolution_matmul_step(device, precision)
     return steps
+
+
+def emulated_bf16_matmul(device, precision: str) -> bool:
+    """Whether torch's bf16 matmul is a generic fallback loop here: bf16, on a CPU without bf16
+    instructions."""
+    return device.type == "cpu" and precision == "bf16" and not cpu_has_bf16_instructions()
 
 
 def with_ceiling(rates: dict) -> dict:
