@@ -13,9 +13,10 @@ continues each run from there with the same recipe and batches, and a run that f
 published to `results/<profile>/runs/` like any other.
 
 Before it trains, a campaign prints its estimated cost: a ResNet-20 training step is timed on the
-current device, and every other model's step is scaled from it by multiply-adds
-(complexity.py); evaluation adds its share. SIGTERM or Ctrl-C stop it at the next step, with the
-same checkpoints and partial records as a spent budget.
+current device (reference_step.py: timed again while other work keeps the host busy), and every
+other model's step is scaled from it by multiply-adds (complexity.py); evaluation adds its
+share. SIGTERM or Ctrl-C stop it at the next step, with the same checkpoints and partial records
+as a spent budget.
 """
 
 from __future__ import annotations
@@ -32,15 +33,13 @@ from dataclasses import dataclass
 
 import torch
 
-from . import bench
 from .complexity import model_multiply_adds
 from .config import RunConfig
-from .host_load import cpu_sample, others_share
-from .profiles import get_profile
-from .launch import (RUNS_PER_GPU, cuda_bench_record, default_workers, describe_outcome,
+from .launch import (RUNS_PER_GPU, default_workers, describe_outcome,
                      device_for, job_outcome, process_pool, threads_per_worker)
+from .reference_step import recorded_gpu_step, timed_reference_step
 from .store import RunStore, last_test_text
-from .train import StopTraining, default_device, step_kind
+from .train import StopTraining, default_device
 
 # Claim 1's depths in the order they matter: the two ends of the paper's curve first.
 CLAIM1_DEPTH_ORDER = (20, 56, 32, 44, 110)
@@ -150,65 +149,6 @@ def status(store: RunStore, planned: list[tuple[str, RunConfig]]) -> list[Entry]
 
 def macs(config: RunConfig) -> int:
     return model_multiply_adds(config.model, **config.model_options)
-
-
-def measure_reference_step(profile: str, device: torch.device, data, seconds: float = 2.0,
-                           windows: int = 5) -> tuple[float, float | None]:
-    """Seconds per training step of ResNet-20 under the profile's recipe on `device`: the
-    project's step as `make bench` builds it, timed in `windows` windows (bench.median_rate);
-    and the share of the host's cores other processes used meanwhile (host_load.others_share;
-    None where it cannot be read)."""
-    recipe = get_profile(profile).recipe
-    step, batch = bench.ours_step(20, data, device, recipe=recipe)
-    before = cpu_sample()
-    rate = bench.median_rate(step, device, seconds, windows, batch=batch)
-    return batch / rate, others_share(before, cpu_sample())
-
-
-def timed_reference_step(profile: str, device: torch.device, data) -> tuple[float, str]:
-    """measure_reference_step, and the line that says what was timed, how, and (busy_host_note)
-    whether the host was busy meanwhile: what a campaign and --status print above the costs."""
-    load = os.getloadavg()[0]  # the fallback where the share cannot be read: before the step
-    ref, share = measure_reference_step(profile, device, data)
-    busy = busy_host_note(device, share=share, load=load)
-    kind = step_kind(device, get_profile(profile).recipe.iterations)
-    return ref, (f"measured: ResNet-20 step {ref * 1e3:.1f} ms on this device ({kind} step){busy}; "
-                 "other models scaled by multiply-adds")
-
-
-def busy_host_note(device: torch.device, share: float | None = None,
-                   load: float | None = None) -> str:
-    """On a CPU that other work kept busy while the step was timed (other processes used more
-    than a quarter of its cores: `share`, host_load.others_share), a warning that the step, and
-    so the estimate, is slower than on an idle host: a campaign at nice 19 beside a foreground
-    job measured 926 ms for a step of 136 ms. Where the share is unknown, the 1-minute load
-    average above half the cores says the same, less surely (it lags by a minute). Empty
-    otherwise."""
-    if device.type != "cpu":
-        return ""
-    cores = os.cpu_count() or 1
-    if share is not None:
-        if share <= 0.25:
-            return ""
-        return (f" (this host was busy: other work used {share:.0%} of its {cores} cores while the "
-                "step was timed; the step and the estimate below are for a host this busy)")
-    load = os.getloadavg()[0] if load is None else load
-    if load <= cores / 2:
-        return ""
-    return (f" (this host was busy: load average {load:.1f} on {cores} cores; the step and the "
-            "estimate below are for a host this busy)")
-
-
-def recorded_gpu_step() -> tuple[float, str] | None:
-    """(seconds per ResNet-20 step, GPU name) from `make bench`'s record on a GPU
-    (launch.cuda_bench_record), for the cost of a campaign on a cluster seen from a login node
-    without a GPU; None if there is no record. The paper recipe's batch (128), as benched."""
-    record = cuda_bench_record()
-    try:
-        ms = record["throughput_images_per_second"]["resnet20"]["ms_per_step"]["ours"]
-        return ms / 1000, record["environment"]["device_name"]
-    except (KeyError, TypeError):
-        return None
 
 
 def estimated_seconds(config: RunConfig, iterations: int, reference_step: float,
@@ -340,12 +280,13 @@ def run(profile: str, hours: float, workers: int | None = None, device: torch.de
     data = load_cifar10(data_dir, download_if_missing=False)
     entries = _tidy_status(store, profile)
     todo = unfinished(entries, only)
-    ref, measured = timed_reference_step(profile, device, data)
-    todo, too_long = split_by_length(todo, ref, len(data.test), max_run_hours)
+    reference = timed_reference_step(profile, device, data, cache=store.cache)
+    ref = reference.seconds
+    todo, too_long = split_by_length(todo, reference.device_seconds, len(data.test), max_run_hours)
     todo = todo[:limit]
     workers = max(1, min(workers or default_workers(device), len(todo) or 1))
     print(f"campaign '{profile}' on {device} ({workers} run(s) at a time), budget {_hours(hours * 3600)}")
-    print(measured)
+    print(reference.line)
     print(status_table(entries, ref, len(data.test)))
     if too_long:
         print(f"left for a faster machine: {len(too_long)} run(s) estimated at more than "
@@ -443,7 +384,8 @@ def main(argv=None) -> int:
     ap.add_argument("--limit", type=int, default=None, help="train at most this many runs")
     ap.add_argument("--max-run-hours", type=float, default=None, metavar="H",
                     help="skip runs estimated to take more than H hours on this device, leaving "
-                         "them to a faster one (e.g. ResNet-110 on a CPU)")
+                         "them to a faster one (e.g. ResNet-110 on a CPU); on a host that other "
+                         "work keeps busy, judged with its recorded idle step")
     ap.add_argument("--only", nargs="+", metavar="RUN_ID", default=None,
                     help="train only these runs (in priority order): e.g. the output of --todo "
                          "on a machine that has not got the finished runs")
@@ -477,9 +419,11 @@ def main(argv=None) -> int:
         entries = status(store, plan(args.profile))
         ref = None
         if find_data_dir(args.data_dir) is not None:
-            ref, measured = timed_reference_step(
-                args.profile, default_device(), load_cifar10(args.data_dir, download_if_missing=False))
-            print(measured)
+            reference = timed_reference_step(
+                args.profile, default_device(), load_cifar10(args.data_dir, download_if_missing=False),
+                cache=store.cache)
+            ref = reference.seconds
+            print(reference.line)
         print(status_table(entries, ref))
         gpu = recorded_gpu_step()
         if gpu is not None and default_device().type != "cuda":

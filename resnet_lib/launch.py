@@ -28,7 +28,7 @@ RUNS_PER_GPU = 1
 
 def cuda_bench_record() -> dict:
     """`make bench`'s record on a GPU (results/bench/cuda.json), or {} where there is none: what
-    the launcher (processes_per_gpu) and a campaign's GPU cost (campaign.recorded_gpu_step) use."""
+    the launcher (processes_per_gpu) and a campaign's GPU cost (reference_step.recorded_gpu_step) use."""
     from .store import RESULTS_DIR
 
     try:

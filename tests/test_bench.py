@@ -219,7 +219,7 @@ def test_the_graph_floor_replays_after_its_memory_is_wanted_elsewhere():
 
 
 def test_median_rate_is_not_moved_by_a_passing_stall():
-    """The campaign's reference step (campaign.measure_reference_step) is timed in windows and
+    """The campaign's reference step (reference_step.reference_step_timer) is timed in windows and
     takes their median: one stall, which the mean over the whole time would count, moves one
     window only."""
     import time

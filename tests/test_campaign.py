@@ -10,6 +10,7 @@ import torch
 from resnet_lib import campaign
 from resnet_lib.config import RunConfig
 from resnet_lib.profiles import PAPER_RECIPE, get_profile
+from resnet_lib.reference_step import ReferenceStep
 from resnet_lib.store import RunStore
 from resnet_lib.train import StopTraining
 
@@ -292,33 +293,6 @@ def test_a_partial_record_left_beside_a_finished_run_is_deleted(cifar, cifar_dir
     assert not record.exists() and [(e.state, e.iteration) for e in after] == [("done", 12)]
 
 
-def test_the_gpu_cost_comes_from_make_bench_s_record_on_a_gpu(tmp_path, monkeypatch):
-    from resnet_lib import store as store_mod
-
-    monkeypatch.setattr(store_mod, "RESULTS_DIR", tmp_path)
-    assert campaign.recorded_gpu_step() is None
-    (tmp_path / "bench").mkdir()
-    (tmp_path / "bench" / "cuda.json").write_text(json.dumps({
-        "environment": {"device_name": "NVIDIA H100 80GB HBM3"},
-        "throughput_images_per_second": {"resnet20": {"ms_per_step": {"ours": 3.28}}}}))
-    assert campaign.recorded_gpu_step() == (0.00328, "NVIDIA H100 80GB HBM3")
-
-
-def test_the_cost_estimate_says_when_the_host_was_busy(monkeypatch):
-    cpu = torch.device("cpu")
-    monkeypatch.setattr(campaign.os, "cpu_count", lambda: 2)
-    assert campaign.busy_host_note(cpu, share=0.1) == ""
-    assert "busy: other work used 60% of its 2 cores while the step was timed" in \
-        campaign.busy_host_note(cpu, share=0.6)
-    # what was measured over the timing wins over the load average, which lags by a minute
-    assert campaign.busy_host_note(cpu, share=0.0, load=3.9) == ""
-    # where the share cannot be read, the load average
-    assert campaign.busy_host_note(cpu, load=0.9) == ""
-    note = campaign.busy_host_note(cpu, load=3.9)
-    assert "busy: load average 3.9 on 2 cores" in note
-    assert campaign.busy_host_note(torch.device("cuda"), share=0.9, load=3.9) == ""  # its own step
-
-
 def test_a_machine_without_the_finished_runs_trains_only_the_runs_it_is_given(
         cifar, cifar_dir, tmp_path, monkeypatch, capsys):
     """The GPU upload limit leaves the finished runs (their weights) behind: there the campaign
@@ -363,10 +337,13 @@ def test_todo_read_in_part_ends_quietly(tmp_path):
     assert "Traceback" not in done.stderr, done.stderr
 
 
+@pytest.mark.parametrize("step_now", [0.1, 100.0], ids=["idle host", "busy host"])
 def test_a_campaign_leaves_runs_too_long_for_this_device_to_a_faster_one(
-        cifar_dir, tmp_path, monkeypatch, capsys):
+        step_now, cifar_dir, tmp_path, monkeypatch, capsys):
     """--max-run-hours: the run estimated beyond the limit is not started (no partial record
-    to carry elsewhere), the short one after it in priority still trains, and the log says so."""
+    to carry elsewhere), the short one after it in priority still trains, and the log says so.
+    On a host that other work keeps busy (a step of 100 s now, which would put both runs past
+    the limit), the limit is judged with the device's own step (reference_step.py)."""
     long = RunConfig("plain", 0, PAPER_RECIPE.compressed(100_000, batch_size=32, eval_every=50_000,
                                                          train_eval_images=100), {"depth": 8})
     short = RunConfig("resnet", 0, RECIPE, {"depth": 8})
@@ -374,7 +351,8 @@ def test_a_campaign_leaves_runs_too_long_for_this_device_to_a_faster_one(
     monkeypatch.setattr(RunStore, "for_profile", classmethod(lambda cls, p: store))
     monkeypatch.setattr(campaign, "plan", lambda profile: [("01", long), ("01", short)])
     # a known step: 0.1 s for ResNet-20, so the long run is estimated at about an hour
-    monkeypatch.setattr(campaign, "timed_reference_step", lambda *a: (0.1, "measured: (fixed)"))
+    monkeypatch.setattr(campaign, "timed_reference_step",
+                        lambda *a, **k: ReferenceStep(step_now, "measured: (fixed)", 0.1))
     monkeypatch.setenv("RESNET_LIB_COMPILE", "0")
     after = campaign.run("smoke", hours=60 / 3600, workers=1, data_dir=str(cifar_dir),
                          max_run_hours=0.05)
