@@ -24,7 +24,7 @@ from pathlib import Path
 
 import torch
 
-from . import atomic, bench
+from . import atomic, bench_steps, timing
 from .host_load import cpu_sample, others_share
 from .launch import cuda_bench_record
 from .profiles import get_profile
@@ -45,14 +45,14 @@ def reference_step_timer(profile: str, device: torch.device, data, seconds: floa
                          windows: int = 5):
     """A function that times the project's ResNet-20 step under the profile's recipe on
     `device`, as `make bench` builds it, each time it is called (the step is built and warmed
-    up once): (seconds a step, the median of `windows` windows: bench.median_rate; the share
+    up once): (seconds a step, the median of `windows` windows: timing.median_rate; the share
     of the host's cores other processes used meanwhile: host_load.others_share, None where it
     cannot be read)."""
-    step, batch = bench.ours_step(20, data, device, recipe=get_profile(profile).recipe)
+    step, batch = bench_steps.ours_step(20, data, device, recipe=get_profile(profile).recipe)
 
     def time_it() -> tuple[float, float | None]:
         before = cpu_sample()
-        rate = bench.median_rate(step, device, seconds, windows, batch=batch)
+        rate = timing.median_rate(step, device, seconds, windows, batch=batch)
         return batch / rate, others_share(before, cpu_sample())
 
     return time_it

@@ -5,7 +5,7 @@ import json
 import pytest
 import torch
 
-from resnet_lib import bench, train
+from resnet_lib import bench, bench_steps, ceiling, timing, train
 
 
 def test_targets_are_judged_both_ways_and_unmeasured_ones_left_out():
@@ -19,7 +19,7 @@ def test_targets_are_judged_both_ways_and_unmeasured_ones_left_out():
 
 def test_training_flop_per_image_is_six_times_the_forward_multiply_adds():
     # He et al. 2015: ResNet-20 forward is about 41M multiply-adds
-    assert bench.training_flop_per_image(20) == pytest.approx(6 * 40_551_040)
+    assert ceiling.training_flop_per_image(20) == pytest.approx(6 * 40_551_040)
 
 
 @pytest.mark.slow
@@ -38,14 +38,14 @@ def test_bench_records_each_step_as_a_fraction_of_the_ceiling_measured_in_the_sa
         max(m, c) for m, c in zip(row["rounds"]["ceiling_matmul_gflops"],
                                   row["rounds"]["ceiling_1x1_convolution_gflops"])]
     assert set(record["ceiling_candidates_gflops"]["bf16"]) == (
-        {"matmul", "1x1_convolution"} if bench.cpu_has_bf16_instructions() else {"1x1_convolution"})
-    per_round = [o * bench.training_flop_per_image(8) / 1e9 / c
+        {"matmul", "1x1_convolution"} if ceiling.cpu_has_bf16_instructions() else {"1x1_convolution"})
+    per_round = [o * ceiling.training_flop_per_image(8) / 1e9 / c
                  for o, c in zip(row["rounds"]["ours"], row["rounds"]["ceiling_gflops"])]
     assert row["fraction_of_ceiling"] == pytest.approx(sum(per_round) / 2, rel=0.02)
     assert row["ours"] > 0 and row["baseline"] > 0
     assert record["ceiling_gflops"]["fp32"] > 0 and record["ceiling_gflops"]["bf16"] > 0
     assert row["achieved_gflops"] == pytest.approx(
-        row["ours"] * bench.training_flop_per_image(8) / 1e9, rel=0.01)
+        row["ours"] * ceiling.training_flop_per_image(8) / 1e9, rel=0.01)
     assert 0 < row["fraction_of_ceiling"] < 1.5
     # on a CPU: ours is the long runs' (compiled) step, timed beside the eager step
     assert row["step"] == train.step_kind(torch.device("cpu"), 64_000)
@@ -67,14 +67,14 @@ def test_bf16_ceiling_leaves_out_the_matmul_only_where_it_is_emulated(monkeypatc
                                                                       bf16_instructions):
     # without bf16 instructions torch's bf16 matmul is a fallback loop (56 s a multiply on
     # an AVX2 host), so it is neither built nor timed; stubs keep this test host-independent
-    monkeypatch.setattr(bench, "cpu_has_bf16_instructions", lambda: bf16_instructions)
-    monkeypatch.setattr(bench, "matmul_step", lambda device, precision: "matmul")
-    monkeypatch.setattr(bench, "convolution_matmul_step", lambda device, precision: "conv")
+    monkeypatch.setattr(ceiling, "cpu_has_bf16_instructions", lambda: bf16_instructions)
+    monkeypatch.setattr(ceiling, "matmul_step", lambda device, precision: "matmul")
+    monkeypatch.setattr(ceiling, "convolution_matmul_step", lambda device, precision: "conv")
     cpu, both = torch.device("cpu"), {"ceiling_matmul", "ceiling_1x1_convolution"}
-    assert set(bench.ceiling_steps(cpu, "fp32")) == both
-    assert set(bench.ceiling_steps(cpu, "bf16")) == (
+    assert set(ceiling.ceiling_steps(cpu, "fp32")) == both
+    assert set(ceiling.ceiling_steps(cpu, "bf16")) == (
         both if bf16_instructions else {"ceiling_1x1_convolution"})
-    assert set(bench.ceiling_steps(torch.device("cuda"), "bf16")) == {"ceiling_matmul"}
+    assert set(ceiling.ceiling_steps(torch.device("cuda"), "bf16")) == {"ceiling_matmul"}
 
 
 def test_a_bench_stopped_part_way_keeps_what_it_measured(tmp_path, monkeypatch):
@@ -103,7 +103,7 @@ def test_a_bench_stopped_part_way_keeps_what_it_measured(tmp_path, monkeypatch):
 
 def test_a_rounds_ceiling_is_its_fastest_candidate():
     rates = {"ceiling_matmul": [1.0, 5.0], "ceiling_1x1_convolution": [3.0, 2.0], "ours": [1.0, 1.0]}
-    assert bench.with_ceiling(rates)["ceiling"] == [3.0, 5.0]
+    assert ceiling.with_ceiling(rates)["ceiling"] == [3.0, 5.0]
 
 
 @pytest.mark.slow
@@ -117,13 +117,13 @@ def test_the_fp32_ceiling_is_not_passed_by_the_models_own_convolutions():
     (125%; why is not known), where the same host then gave 90-99% six times in a row. So a
     second measurement decides when the first fails."""
     cpu = torch.device("cpu")
-    steps = {**bench.ceiling_steps(cpu, "fp32"),
-             "convolutions_alone": (bench.convolutions_step(20, cpu), 128)}
+    steps = {**ceiling.ceiling_steps(cpu, "fp32"),
+             "convolutions_alone": (bench_steps.convolutions_step(20, cpu), 128)}
     measured = []
     for _ in range(2):
-        rates = bench.with_ceiling(bench.interleaved(steps, cpu, seconds=2.0, rounds=2))
-        measured.append((bench._fraction_of_ceiling(rates, "convolutions_alone",
-                                                    bench.training_flop_per_image(20)), rates))
+        rates = ceiling.with_ceiling(timing.interleaved(steps, cpu, seconds=2.0, rounds=2))
+        measured.append((ceiling.fraction_of_ceiling(rates, "convolutions_alone",
+                                                      ceiling.training_flop_per_image(20)), rates))
         if measured[-1][0] < 1.2:
             break
     assert measured[-1][0] < 1.2, measured
@@ -132,13 +132,13 @@ def test_the_fp32_ceiling_is_not_passed_by_the_models_own_convolutions():
 def test_interleaved_rounds_time_every_step_in_turn():
     order = []
     steps = {name: (lambda name=name: order.append(name), 1) for name in ("ceiling", "a", "b")}
-    rates = bench.interleaved(steps, torch.device("cpu"), seconds=0.0, rounds=2)
+    rates = timing.interleaved(steps, torch.device("cpu"), seconds=0.0, rounds=2)
     assert {name: len(r) for name, r in rates.items()} == {"ceiling": 2, "a": 2, "b": 2}
     # per round: one untimed call, then the timed ones (at least 3), step after step
     runs = [name for i, name in enumerate(order) if i == 0 or order[i - 1] != name]
     assert runs == ["ceiling", "a", "b", "ceiling", "a", "b"]
     # a ratio is taken within each round: a host twice as fast in round 2 moves both alike
-    assert bench.median_ratio([100.0, 200.0, 150.0], [50.0, 100.0, 100.0]) == 2.0
+    assert timing.median_ratio([100.0, 200.0, 150.0], [50.0, 100.0, 100.0]) == 2.0
 
 
 def test_the_convolutions_alone_are_those_of_the_model_in_its_order(monkeypatch):
@@ -152,7 +152,7 @@ def test_the_convolutions_alone_are_those_of_the_model_in_its_order(monkeypatch)
             return real(grad_y, x, weight, *rest)
 
     monkeypatch.setattr(torch.ops.aten, "convolution_backward", Spy())
-    bench.convolutions_step(8, torch.device("cpu"), batch=2)()
+    bench_steps.convolutions_step(8, torch.device("cpu"), batch=2)()
     one_step = calls[:7]
     assert [(x, w) for x, w, _ in one_step] == [
         ((2, 3, 32, 32), (16, 3, 3, 3)), ((2, 16, 32, 32), (16, 16, 3, 3)),
@@ -199,7 +199,7 @@ def test_cpu_name_carries_its_bf16_instructions(tmp_path, monkeypatch, flags, na
     monkeypatch.setattr(torch.backends.cpu, "get_cpu_capability", lambda: "AVX2")
     monkeypatch.setattr(torch, "get_num_threads", lambda: 3)
     assert provenance.device_name(torch.device("cpu")) == f"Some CPU {named}"
-    assert bench.cpu_has_bf16_instructions() is bf16
+    assert ceiling.cpu_has_bf16_instructions() is bf16
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
@@ -208,7 +208,7 @@ def test_the_graph_floor_replays_after_its_memory_is_wanted_elsewhere():
     # the graph's batch and weights must still be its own then (issue 9: a device-side assert
     # on an H200 when they were freed on return and their memory reused for other tensors).
     gpu = torch.device("cuda")
-    step = bench.graph_floor_step(8, gpu)
+    step = bench_steps.graph_floor_step(8, gpu)
     others = [torch.full((128,), 10**6, dtype=torch.long, device=gpu) for _ in range(2000)]
     for _ in range(3):
         step()
@@ -231,7 +231,7 @@ def test_median_rate_is_not_moved_by_a_passing_stall():
         time.sleep(0.3 if len(calls) == 1 else 0.01)
 
     cpu = torch.device("cpu")
-    rate = bench.median_rate(step, cpu, seconds=0.5, windows=5, batch=1)
+    rate = timing.median_rate(step, cpu, seconds=0.5, windows=5, batch=1)
     assert 70 < rate <= 100  # ~10 ms a step, whatever the host adds to a sleep
     calls.clear()
-    assert bench._timed(step, cpu, 0.5, batch=1) < 0.8 * rate  # the mean counts the stall
+    assert timing.timed(step, cpu, 0.5, batch=1) < 0.8 * rate  # the mean counts the stall
