@@ -6,11 +6,11 @@ from __future__ import annotations
 import statistics
 import time
 
+import torch
+
 
 def timed(step, device, seconds: float, batch: int = 128) -> float:
     """Units a second (`batch` a step) of `step` over at least `seconds` and 3 steps."""
-    import torch
-
     if device.type == "cuda":
         torch.cuda.synchronize()  # nothing queued before counts
     n, t0 = 0, time.perf_counter()
