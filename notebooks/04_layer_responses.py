@@ -32,8 +32,6 @@
 # seed-to-seed variation.
 
 # %%
-import pandas as pd
-
 from resnet_lib import notebook, plots
 from resnet_lib.claims import layer_responses as claim
 from resnet_lib.data import load_cifar10

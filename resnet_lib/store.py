@@ -41,6 +41,8 @@ from .train import Trainer, default_device, env_switch
 RESULTS_DIR = Path(os.environ.get("RESNET_LIB_RESULTS", REPO_ROOT / "results"))
 CACHE_DIR = Path(os.environ.get("RESNET_LIB_CACHE", REPO_ROOT / ".cache"))
 METRIC_FIELDS = ("iteration", "epoch", "split", "loss", "error", "lr")
+
+
 def retrain_requested() -> bool:
     return env_switch("RESNET_LIB_RETRAIN", False)
 

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from resnet_lib import data as D
-from conftest import NUM_TEST, TRAIN_PER_BATCH, write_cifar_fixture
+from conftest import NUM_TEST, TRAIN_PER_BATCH
 
 
 def test_fixture_loads_through_real_path(cifar, cifar_dir):

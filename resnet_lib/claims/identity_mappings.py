@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from ..config import RunConfig
 from ..evaluation import one_test_set
@@ -17,6 +18,9 @@ from ..paper import HE2016
 from ..profiles import get_profile
 from ..stats import difference_half_width, pooled_sd
 from . import seeds_in_words
+
+if TYPE_CHECKING:  # for annotations only: the functions that build tables import pandas
+    import pandas as pd
 
 FAIL_THRESHOLD = 20.0  # the paper's "fail": test error above 20%
 # How the paper's own numbers are read, variant against the original unit: "worse" from half a

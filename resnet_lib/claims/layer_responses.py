@@ -3,12 +3,17 @@ less the deeper the ResNet. Uses the nets notebook 01 trains (the same run-store
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from ..analysis.inputs import test_inputs
 from ..analysis.responses import bootstrap_std, per_image_moments, std_from_moments
 from ..stats import difference_half_width, pooled_sd
 from . import plain_vs_residual
+
+if TYPE_CHECKING:  # for annotations only: the functions that build tables import pandas
+    import pandas as pd
 
 ANALYSIS_VERSION = 1
 BOOTSTRAP_DRAWS = 200

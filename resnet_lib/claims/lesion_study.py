@@ -6,6 +6,7 @@ or swapped. Uses notebook 01's nets."""
 from __future__ import annotations
 
 import random
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -15,6 +16,9 @@ from ..analysis import lesion
 from ..analysis.device import analysis_device, exact_fp32, prepared
 from ..rowlog import NoLog
 from . import plain_vs_residual
+
+if TYPE_CHECKING:  # for annotations only: the functions that build tables import pandas
+    import pandas as pd
 
 ANALYSIS_VERSION = 1
 # random_deletions.csv's own version. 2: it records the deleted units and whether one of them

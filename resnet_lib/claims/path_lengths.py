@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 import random
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -15,6 +16,9 @@ from ..analysis.device import analysis_device, exact_fp32, prepared
 from ..rowlog import NoLog
 from ..stats import mean_interval
 from . import plain_vs_residual
+
+if TYPE_CHECKING:  # for annotations only: the functions that build tables import pandas
+    import pandas as pd
 
 ANALYSIS_VERSION = 1
 PAPER_RANGE = (5, 17)      # Veit et al.: most gradient from paths of 5-17 of 54 units

@@ -3,6 +3,8 @@ train better."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from ..config import RunConfig
@@ -11,6 +13,9 @@ from ..paper import test_error
 from ..profiles import get_profile
 from ..stats import depth_trend
 from . import seeds_in_words
+
+if TYPE_CHECKING:  # for annotations only: the functions that build tables import pandas
+    import pandas as pd
 
 FAMILIES = ("plain", "resnet")
 # The paper's numbers this claim is compared with, in a sentence (the HTML report's index).

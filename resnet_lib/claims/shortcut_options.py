@@ -11,12 +11,17 @@ size of the gaps can be compared.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from ..config import RunConfig
 from ..evaluation import one_test_set
 from ..profiles import get_profile
 from ..stats import mean_interval, pooled_sd
 from ..store import RunsNotComplete
 from . import seeds_in_words
+
+if TYPE_CHECKING:  # for annotations only: the functions that build tables import pandas
+    import pandas as pd
 
 OPTIONS = ("A", "B", "C")
 # He et al. 2015, Table 3: ImageNet ResNet-34, 10-crop top-1 error (%).
