@@ -126,6 +126,25 @@ def test_claim1_stays_undecided_until_both_ends_of_the_line_have_seeds():
         "plain: undecided (one seed; rises with depth, the paper's direction)"
 
 
+def test_claim1_brief_names_the_test_error_verdict_where_it_differs_from_training_error():
+    """The brief leads with training error (Fig. 6's degradation); a ResNet whose training error
+    falls beyond seed noise while its test error does not (seed noise is larger there) must not
+    read as if both did."""
+    train = plain_vs_residual.verdict_from_table(claim1_table(+0.2, -0.1, 0.3))
+    test_table = claim1_table(+0.2, -0.1, 0.3).rename(columns={"train_error": "test_error"})
+    resnet = test_table["family"] == "resnet"  # flat in depth, with ten times the seed noise
+    test_table.loc[resnet, "test_error"] = 10 + np.random.default_rng(2).normal(0, 3.0, resnet.sum())
+    test = plain_vs_residual.verdict_from_table(test_table, split="test")
+    assert test["families"]["plain"]["agrees_with_paper"]
+    assert not test["families"]["resnet"]["significant"]
+    assert plain_vs_residual.in_brief({"verdicts": {"train": train, "test": test}}) == (
+        "plain: as the paper; ResNet: as the paper in training error, within seed noise in "
+        "test error")
+    # where the two splits agree, the brief says it once
+    assert plain_vs_residual.in_brief({"verdicts": {"train": train, "test": train}}) == \
+        "plain: as the paper; ResNet: as the paper"
+
+
 def claim4_tables(resnet_factors, net_sd, seeds=3, layers=9, seed=0):
     """Response stds per layer: plain nets 1.0, ResNets resnet_factors[depth], each net scaled by
     exp(N(0, net_sd)) (net-to-net variation); bootstrap draws scatter 0.5% about each net."""

@@ -217,25 +217,34 @@ def headline(record: dict, folder) -> str:
 
 
 def in_brief(record: dict) -> str:
-    """The training-error verdict of each family in a few words."""
-    v = record["verdicts"]["train"]
+    """The training-error verdict of each family in a few words (Fig. 6's degradation is a
+    training-error claim), and the test-error verdict beside it where the two differ."""
+    verdicts = record["verdicts"]
+    v = verdicts["train"]
     words = []
     for family, f in v["families"].items():
         name = "ResNet" if family == "resnet" else family
-        if not f["decided"]:
-            why = f.get("why_undecided", "one seed")  # records written before it was kept
-            judged = f"undecided ({why})"
-            if "change" in f:  # undecided_reading
-                rises, way = _direction_words(f["change"], f["in_papers_direction"])
-                judged = f"undecided ({why}; {rises} with depth, {way})"
-        elif f["agrees_with_paper"]:
-            judged = "as the paper"
-        elif not f["significant"]:
-            judged = "within seed noise"
-        else:
-            judged = "the opposite of the paper"
+        judged = _judged_in_brief(f)
+        test = verdicts.get("test", {}).get("families", {}).get(family)
+        if test is not None and _judged_in_brief(test) != judged:
+            judged = f"{judged} in training error, {_judged_in_brief(test)} in test error"
         words.append(f"{name}: {judged}")
     out = "; ".join(words)
     if v.get("epochs", PAPER_EPOCHS) < PAPER_EPOCHS - 1:
         out += f" (after {v['epochs']:g} of {PAPER_EPOCHS} epochs)"
     return out
+
+
+def _judged_in_brief(f: dict) -> str:
+    """One family's verdict on one split in a few words (in_brief)."""
+    if not f["decided"]:
+        why = f.get("why_undecided", "one seed")  # records written before it was kept
+        if "change" in f:  # undecided_reading
+            rises, way = _direction_words(f["change"], f["in_papers_direction"])
+            return f"undecided ({why}; {rises} with depth, {way})"
+        return f"undecided ({why})"
+    if f["agrees_with_paper"]:
+        return "as the paper"
+    if not f["significant"]:
+        return "within seed noise"
+    return "the opposite of the paper"
