@@ -226,8 +226,9 @@ def in_brief(record: dict) -> str:
         name = "ResNet" if family == "resnet" else family
         judged = _judged_in_brief(f)
         test = verdicts.get("test", {}).get("families", {}).get(family)
-        if test is not None and _judged_in_brief(test) != judged:
-            judged = f"{judged} in training error, {_judged_in_brief(test)} in test error"
+        judged_test = judged if test is None else _judged_in_brief(test)
+        if judged_test != judged:
+            judged = f"{judged} in training error, {judged_test} in test error"
         words.append(f"{name}: {judged}")
     out = "; ".join(words)
     if v.get("epochs", PAPER_EPOCHS) < PAPER_EPOCHS - 1:
