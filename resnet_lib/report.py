@@ -93,7 +93,7 @@ def run_notebook(source: Path, profile: str, parameters: dict | None = None,
                 papermill.execute_notebook(str(_to_ipynb(source, Path(tmp))), str(staged),
                                            parameters=parameters, kernel_name="python3",
                                            cwd=str(NOTEBOOKS_DIR), progress_bar=False,
-                                           kernel_manager_class=_ipc_kernel_manager())
+                                           **kernel_options())
             except papermill.PapermillExecutionError as e:
                 if e.ename == "RunsNotComplete":  # waiting for the campaign, not a failure
                     failed.unlink(missing_ok=True)
@@ -127,15 +127,48 @@ def publish_staged(stage: Path) -> list[Path]:
     return out
 
 
-def _ipc_kernel_manager():
+def kernel_options() -> dict:
+    """papermill's keyword arguments for the kernel of one notebook: the manager
+    (_ipc_kernel_manager) and nbclient's hooks that tell it whether a cell is running."""
+    cell = _CellState()
+
+    def started(**_):
+        cell.running = True
+
+    def ended(**_):  # after the reply and the kernel's "idle": the cell is over
+        cell.running = False
+
+    return {"kernel_manager_class": _ipc_kernel_manager(cell),
+            "on_cell_execute": started, "on_cell_executed": ended}
+
+
+class _CellState:
+    """Whether a cell of the notebook is executing (set by kernel_options' hooks)."""
+    running = False
+
+
+def _ipc_kernel_manager(cell: _CellState):
     """nbclient's kernel manager, talking to the kernel over local IPC sockets (files in
     Jupyter's runtime folder) rather than TCP ports on localhost: no port is opened, and the
-    kernel has no reason to warn that its TCP traffic is unencrypted."""
+    kernel has no reason to warn that its TCP traffic is unencrypted.
+
+    jupyter_client interrupts a kernel before it shuts it down (KernelManager.
+    _async_shutdown_kernel), to stop a cell that is still running. This one does so only while
+    a cell runs (a report stopped by Ctrl-C or by a time limit): after the last cell papermill
+    asks for kernel_info and shuts the kernel down as soon as the reply comes, while ipykernel
+    is still inside that request's handler with SIGINT enabled (Kernel.pre_handler_hook), so
+    an interrupt landing there printed "KeyboardInterrupt caught in kernel." on the terminal
+    of a run that went well (seen on a loaded 2-core CI machine)."""
     from jupyter_client import AsyncKernelManager
     from traitlets import CaselessStrEnum
 
     class IPCKernelManager(AsyncKernelManager):
         transport = CaselessStrEnum(["tcp", "ipc"], default_value="ipc", config=True)
+
+        async def _async_interrupt_kernel(self):
+            if self.shutting_down and not cell.running:
+                return  # idle: the shutdown request alone ends it
+            await super()._async_interrupt_kernel()
 
     return IPCKernelManager
 

@@ -3,6 +3,7 @@ through the values it recorded (pyhf's pattern), not just for having run."""
 
 import json
 import re
+import signal
 import time
 from pathlib import Path
 
@@ -463,6 +464,39 @@ def test_a_notebook_runs_without_kernel_warnings_or_stray_tracebacks(nb01, cifar
     seen = "".join(capfd.readouterr())
     assert "without encryption" not in seen and "Traceback" not in seen
     assert "KeyboardInterrupt" not in seen
+
+
+@pytest.mark.parametrize("cell, interrupted", [("x = 1", False), ("raise ValueError('late')", False),
+                                               ("import time; time.sleep(60)", True)])
+def test_the_kernel_is_interrupted_at_shutdown_only_while_a_cell_runs(cell, interrupted, tmp_path,
+                                                                      monkeypatch):
+    """jupyter_client interrupts a kernel before shutting it down; after a notebook that ended
+    (well or in an error) that SIGINT could land in ipykernel's last handler and print
+    "KeyboardInterrupt caught in kernel." (report._ipc_kernel_manager). A notebook stopped
+    mid-cell (here by a time limit, as by Ctrl-C) still has its cell interrupted."""
+    import nbformat
+    from jupyter_client import KernelManager
+
+    sent = []
+    signal_kernel = KernelManager._async_signal_kernel
+
+    async def recorded(self, signum):
+        sent.append(signum)
+        await signal_kernel(self, signum)
+
+    monkeypatch.setattr(KernelManager, "_async_signal_kernel", recorded)
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(cell)])
+    nbformat.write(nb, tmp_path / "in.ipynb")
+    ended_in_error = cell != "x = 1"
+    try:
+        papermill.execute_notebook(str(tmp_path / "in.ipynb"), str(tmp_path / "out.ipynb"),
+                                   kernel_name="python3", progress_bar=False, execution_timeout=5,
+                                   **report.kernel_options())
+    except Exception:
+        assert ended_in_error
+    else:
+        assert not ended_in_error
+    assert sent == ([signal.SIGINT] if interrupted else [])
 
 
 LATE_FAILURE = """# %% tags=["parameters"]
