@@ -131,20 +131,19 @@ def kernel_options() -> dict:
     """papermill's keyword arguments for the kernel of one notebook: the manager
     (_ipc_kernel_manager) and nbclient's hooks that tell it whether a cell is running."""
     cell = _CellState()
-
-    def started(**_):
-        cell.running = True
-
-    def ended(**_):  # after the reply and the kernel's "idle": the cell is over
-        cell.running = False
-
     return {"kernel_manager_class": _ipc_kernel_manager(cell),
-            "on_cell_execute": started, "on_cell_executed": ended}
+            "on_cell_execute": cell.started, "on_cell_executed": cell.ended}
 
 
 class _CellState:
-    """Whether a cell of the notebook is executing (set by kernel_options' hooks)."""
+    """Whether a cell of the notebook is executing, kept by nbclient's hooks."""
     running = False
+
+    def started(self, **_):
+        self.running = True
+
+    def ended(self, **_):  # after the reply and the kernel's "idle": the cell is over
+        self.running = False
 
 
 def _ipc_kernel_manager(cell: _CellState):
